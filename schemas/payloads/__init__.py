@@ -1,0 +1,1 @@
+"""The ten canonical payload schemas (version 1), one module per business entity."""
