@@ -1,0 +1,1 @@
+"""One package per external system; shared transports live in ``adapters._transports``."""

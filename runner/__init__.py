@@ -1,0 +1,1 @@
+"""The runtime of the bus: configuration, routing, delivery, audit and the ``ebus`` CLI."""

@@ -44,9 +44,9 @@ def make_case_code(
 ) -> str:
     """The deterministic case code of one source case."""
     if domain not in DOMAINS:
-        raise ValueError(f"unknown domain code {domain!r}; expected one of {', '.join(DOMAINS)}")
+        raise ValueError(f"unknown domain code '{domain}'; expected one of {', '.join(DOMAINS)}")
     if not (len(division_code) == 6 and division_code.isdigit()):
-        raise ValueError(f"division code {division_code!r} is not 6 digits")
+        raise ValueError(f"division code '{division_code}' is not 6 digits")
     if not 1000 <= year <= 9999:
         raise ValueError(f"registration year {year} is not a 4-digit year")
     digest = hashlib.sha256(f"{source_system}|{source_case_no}".encode()).hexdigest()

@@ -47,7 +47,7 @@ class Leaf(NamedTuple):
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+    return value is None or (isinstance(value, str | list | dict) and not value)
 
 
 def iter_leaves(model: BaseModel) -> Iterator[Leaf]:

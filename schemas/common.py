@@ -19,7 +19,7 @@ from schemas.identifiers import (
 )
 from schemas.text import Text
 
-__all__ = ["Agency", "IdType", "LegalBasis", "Officer", "Party", "PartyKind", "PartialParty"]
+__all__ = ["Agency", "IdType", "LegalBasis", "Officer", "PartialParty", "Party", "PartyKind"]
 
 PartyKind = Literal["legal_person", "unincorporated_org", "individual_business", "natural_person"]
 IdType = Literal["resident_id", "passport", "hk_macao_permit", "taiwan_permit", "other"]
@@ -60,7 +60,8 @@ class _PartyFields(CanonicalModel):
                 )
         elif self.kind is not None and self.uscc is None:
             raise PydanticCustomError(
-                "party_uscc_required", "uscc is required for a party of kind {kind}",
+                "party_uscc_required",
+                "uscc is required for a party of kind {kind}",
                 {"kind": self.kind},
             )
         if self.uscc == USCC_PLACEHOLDER:
@@ -68,7 +69,8 @@ class _PartyFields(CanonicalModel):
                 raise PydanticCustomError(
                     "uscc_placeholder",
                     "the placeholder 00000000000000000X is accepted only for an "
-                    "individual_business party, not {kind}", {"kind": self.kind},
+                    "individual_business party, not {kind}",
+                    {"kind": self.kind},
                 )
             if not self.registration_no:
                 raise PydanticCustomError(
@@ -138,7 +140,8 @@ class LegalBasis(CanonicalModel):
     def _no_title_marks(self) -> LegalBasis:
         if self.law_name.startswith("《") or self.law_name.endswith("》"):
             raise PydanticCustomError(
-                "law_name_marks", "law_name is written without 《》 (got {name!r})",
+                "law_name_marks",
+                "law_name is written without 《》 (got '{name}')",
                 {"name": self.law_name},
             )
         return self

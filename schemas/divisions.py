@@ -34,17 +34,17 @@ def _year(text: str) -> int | None:
 def _history() -> dict[str, Division]:
     path = resources.files("schemas") / "data" / "divisions" / "history.csv"
     table: dict[str, Division] = {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for row in csv.DictReader(handle):
-            code = row["代码"]
-            table[code] = Division(
-                code=code,
-                name=row["名称"],
-                in_use=row["状态"] == "在用",
-                since=_year(row["启用时间"]),
-                until=_year(row["变更/弃用时间"]),
-                replaced_by=row["新代码"] or None,
-            )
+    text = path.read_text(encoding="utf-8-sig")
+    for row in csv.DictReader(text.splitlines()):
+        code = row["代码"]
+        table[code] = Division(
+            code=code,
+            name=row["名称"],
+            in_use=row["状态"] == "在用",
+            since=_year(row["启用时间"]),
+            until=_year(row["变更/弃用时间"]),
+            replaced_by=row["新代码"] or None,
+        )
     return table
 
 

@@ -48,7 +48,8 @@ class EnvelopeDraft(CanonicalModel, Generic[P]):
         expected_schema = getattr(type(self.payload), "SCHEMA", None)
         if self.schema_name != expected_schema:
             raise PydanticCustomError(
-                "envelope_schema", "schema {got!r} does not name the payload's schema {want!r}",
+                "envelope_schema",
+                "schema '{got}' does not name the payload's schema '{want}'",
                 {"got": self.schema_name, "want": expected_schema},
             )
         computed = classify(self.payload)
@@ -62,7 +63,7 @@ class EnvelopeDraft(CanonicalModel, Generic[P]):
         if payload_code is not None and payload_code != self.case_code:
             raise PydanticCustomError(
                 "envelope_case_code",
-                "payload case_code {payload!r} differs from the envelope's {envelope!r}",
+                "payload case_code '{payload}' differs from the envelope's '{envelope}'",
                 {"payload": payload_code, "envelope": self.case_code},
             )
         return self

@@ -76,29 +76,29 @@ def check_uscc(value: str, *, allow_placeholder: bool = False) -> str:
     if len(code) != 18:
         raise PydanticCustomError(
             "uscc_length",
-            "USCC {code!r} has {length} characters; GB 32100-2015 requires 18",
+            "USCC '{code}' has {length} characters; GB 32100-2015 requires 18",
             {"code": code, "length": len(code)},
         )
     bad = sorted({c for c in code if c not in USCC_ALPHABET})
     if bad:
         raise PydanticCustomError(
             "uscc_charset",
-            "USCC {code!r} contains {bad}, outside the GB 32100-2015 character set "
+            "USCC '{code}' contains {bad}, outside the GB 32100-2015 character set "
             "(digits and capitals without I, O, Z, S, V)",
             {"code": code, "bad": "".join(bad)},
         )
     if not code[2:8].isdigit():
         raise PydanticCustomError(
             "uscc_format",
-            "USCC {code!r}: positions 3-8 must be a GB/T 2260 division code (digits)",
+            "USCC '{code}': positions 3-8 must be a GB/T 2260 division code (digits)",
             {"code": code},
         )
     expected = uscc_check_char(code[:17])
     if code[17] != expected:
         raise PydanticCustomError(
             "uscc_check",
-            "USCC {code!r} fails the GB 32100-2015 mod-31 check: check character is "
-            "{got!r}, expected {expected!r}",
+            "USCC '{code}' fails the GB 32100-2015 mod-31 check: check character is "
+            "'{got}', expected '{expected}'",
             {"code": code, "got": code[17], "expected": expected},
         )
     return code
@@ -167,7 +167,7 @@ def check_division_code(value: str) -> str:
     if not is_division_code(code):
         raise PydanticCustomError(
             "division_code",
-            "division code {code!r} is not, and never was, a GB/T 2260 code",
+            "division code '{code}' is not, and never was, a GB/T 2260 code",
             {"code": code},
         )
     return code
@@ -180,20 +180,20 @@ def _on_str(check: Any) -> BeforeValidator:
 
 Uscc = Annotated[
     str,
-    _on_str(check_uscc),
     Field(pattern=r"^[0-9A-HJ-NP-RTUW-Y]{2}\d{6}[0-9A-HJ-NP-RTUW-Y]{10}$"),
+    _on_str(check_uscc),
 ]
 """A checked 统一社会信用代码 (GB 32100-2015)."""
 
 PartyUscc = Annotated[
     str,
-    _on_str(lambda v: check_uscc(v, allow_placeholder=True)),
     Field(pattern=r"^([0-9A-HJ-NP-RTUW-Y]{2}\d{6}[0-9A-HJ-NP-RTUW-Y]{10}|0{17}X)$"),
+    _on_str(lambda v: check_uscc(v, allow_placeholder=True)),
 ]
 """A party's USCC: a checked code, or the 个体工商户 placeholder ``00000000000000000X``."""
 
-ResidentIdNumber = Annotated[str, _on_str(check_resident_id), Field(pattern=r"^\d{17}[\dX]$")]
+ResidentIdNumber = Annotated[str, Field(pattern=r"^\d{17}[\dX]$"), _on_str(check_resident_id)]
 """A checked 居民身份证号码 (GB 11643-1999), always in its 18-character form."""
 
-DivisionCode = Annotated[str, _on_str(check_division_code), Field(pattern=r"^\d{6}$")]
+DivisionCode = Annotated[str, Field(pattern=r"^\d{6}$"), _on_str(check_division_code)]
 """A GB/T 2260 division code that is or ever was valid, passed on as sent."""

@@ -22,9 +22,10 @@ _WAN = Decimal(10000)
 
 def parse_decimal(value: Any) -> Decimal:
     """An exact ``Decimal`` from a string, int or Decimal; floats and booleans are refused."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise PydanticCustomError(
-            "money_float", "amount must be a decimal string, not a binary float ({value!r})",
+            "money_float",
+            "amount must be a decimal string, not a binary float ('{value}')",
             {"value": value},
         )
     if isinstance(value, Decimal):
@@ -37,15 +38,18 @@ def parse_decimal(value: Any) -> Decimal:
             number = Decimal(text)
         except InvalidOperation:
             raise PydanticCustomError(
-                "money_format", "amount {value!r} is not a decimal number", {"value": value}
+                "money_format", "amount '{value}' is not a decimal number", {"value": value}
             ) from None
     else:
         raise PydanticCustomError(
-            "money_type", "amount must be a decimal string, got {kind}",
+            "money_type",
+            "amount must be a decimal string, got {kind}",
             {"kind": type(value).__name__},
         )
     if not number.is_finite():
-        raise PydanticCustomError("money_format", "amount {value!r} is not finite", {"value": value})
+        raise PydanticCustomError(
+            "money_format", "amount '{value}' is not finite", {"value": value}
+        )
     return number
 
 
@@ -59,7 +63,8 @@ def to_yuan(value: Any) -> Decimal:
     quantized = number.quantize(FEN)
     if quantized != number:
         raise PydanticCustomError(
-            "money_precision", "amount {value} yuan is finer than one fen (0.01)",
+            "money_precision",
+            "amount {value} yuan is finer than one fen (0.01)",
             {"value": str(number)},
         )
     return quantized
@@ -75,7 +80,8 @@ def fen_to_yuan(value: Any) -> Decimal:
     fen = parse_decimal(value)
     if fen != fen.to_integral_value():
         raise PydanticCustomError(
-            "money_precision", "amount {value} fen is not a whole number of fen",
+            "money_precision",
+            "amount {value} fen is not a whole number of fen",
             {"value": str(fen)},
         )
     return to_yuan(fen / 100)

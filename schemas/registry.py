@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from schemas.base import CanonicalModel
@@ -20,16 +20,36 @@ from schemas.payloads.license_decision import LicenseDecision
 from schemas.payloads.penalty_decision import PenaltyDecision
 from schemas.payloads.supervision_notice import SupervisionNotice
 
-__all__ = ["PAYLOADS", "parse_envelope", "payload_model"]
+__all__ = ["DRAFTS", "ENVELOPES", "PAYLOADS", "parse_envelope", "payload_model"]
 
 PAYLOADS: dict[str, type[CanonicalModel]] = {
     model.SCHEMA: model
     for model in (
-        Case, Inspection, PenaltyDecision, LicenseDecision, Clue, CaseTransfer, DishonestCheck,
-        CreditSubject, DeliveryReceipt, SupervisionNotice,
+        Case,
+        Inspection,
+        PenaltyDecision,
+        LicenseDecision,
+        Clue,
+        CaseTransfer,
+        DishonestCheck,
+        CreditSubject,
+        DeliveryReceipt,
+        SupervisionNotice,
     )
 }
 """Every canonical payload model, by its versioned schema name."""
+
+ENVELOPES: dict[str, type[Envelope[Any]]] = {
+    name: create_model(f"{model.__name__}Envelope", __base__=Envelope[model])  # type: ignore[valid-type]
+    for name, model in PAYLOADS.items()
+}
+"""The full envelope of each schema, as the bus publishes it (named ``PenaltyDecisionEnvelope``)."""
+
+DRAFTS: dict[str, type[EnvelopeDraft[Any]]] = {
+    name: create_model(f"{model.__name__}Draft", __base__=EnvelopeDraft[model])  # type: ignore[valid-type]
+    for name, model in PAYLOADS.items()
+}
+"""The envelope of each schema as an adapter builds it, before the bus stamps it."""
 
 
 def payload_model(name: str) -> type[CanonicalModel]:
@@ -37,7 +57,7 @@ def payload_model(name: str) -> type[CanonicalModel]:
     try:
         return PAYLOADS[name]
     except KeyError:
-        raise KeyError(f"unknown schema {name!r}; known: {', '.join(sorted(PAYLOADS))}") from None
+        raise KeyError(f"unknown schema '{name}'; known: {', '.join(sorted(PAYLOADS))}") from None
 
 
 def parse_envelope(data: Any, *, draft: bool = False) -> EnvelopeDraft[Any]:
@@ -49,12 +69,11 @@ def parse_envelope(data: Any, *, draft: bool = False) -> EnvelopeDraft[Any]:
     name = data.get("schema") if isinstance(data, dict) else None
     if name not in PAYLOADS:
         error = PydanticCustomError(
-            "unknown_schema", "schema {name!r} is not a canonical schema; known: {known}",
+            "unknown_schema",
+            "schema '{name}' is not a canonical schema; known: {known}",
             {"name": name, "known": ", ".join(sorted(PAYLOADS))},
         )
         raise ValidationError.from_exception_data(
             "Envelope", [InitErrorDetails(type=error, loc=("schema",), input=name)]
         )
-    generic = EnvelopeDraft if draft else Envelope
-    model: type[EnvelopeDraft[Any]] = generic[PAYLOADS[name]]  # type: ignore[index]
-    return model.model_validate(data)
+    return (DRAFTS if draft else ENVELOPES)[name].model_validate(data)

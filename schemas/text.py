@@ -25,7 +25,7 @@ def normalize_text(value: str) -> str:
 
 
 def fold_width(value: str) -> str:
-    """Fold full-width ASCII characters (``ＡＢＣ１２３``) and the ideographic space to half-width."""
+    """Fold full-width ASCII (``ＡＢＣ１２３``) and the ideographic space to half-width."""
     return value.translate(_WIDTH_TABLE)
 
 

@@ -27,7 +27,7 @@ def to_canonical_datetime(value: Any) -> dt.datetime:
             parsed: dt.datetime | dt.date = dt.datetime.fromisoformat(value.strip())
         except ValueError:
             raise PydanticCustomError(
-                "datetime_format", "{value!r} is not an ISO 8601 datetime", {"value": value}
+                "datetime_format", "'{value}' is not an ISO 8601 datetime", {"value": value}
             ) from None
         value = parsed
     if isinstance(value, dt.datetime):
@@ -51,7 +51,7 @@ def to_date(value: Any) -> dt.date:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             raise PydanticCustomError(
-                "date_format", "{value!r} is not an ISO 8601 date (YYYY-MM-DD)", {"value": value}
+                "date_format", "'{value}' is not an ISO 8601 date (YYYY-MM-DD)", {"value": value}
             ) from None
     raise PydanticCustomError(
         "date_type", "expected an ISO 8601 date, got {kind}", {"kind": type(value).__name__}

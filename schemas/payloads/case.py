@@ -17,8 +17,14 @@ __all__ = ["Case", "CaseSource", "CaseStatus", "Procedure"]
 CaseSource = Literal["inspection", "complaint", "report", "referral", "transfer_back", "other"]
 Procedure = Literal["simple", "general", "fast_track"]
 CaseStatus = Literal[
-    "registered", "investigating", "reviewing", "decided", "executing", "closed",
-    "transferred", "revoked",
+    "registered",
+    "investigating",
+    "reviewing",
+    "decided",
+    "executing",
+    "closed",
+    "transferred",
+    "revoked",
 ]
 
 

@@ -29,13 +29,29 @@ __all__ = [
 ]
 
 TransferStatus = Literal[
-    "proposed", "approved", "refused", "transferred", "received", "forwarded", "filed",
-    "declined", "reconsideration_requested", "reconsideration_filed", "reconsideration_upheld",
-    "supervision_requested", "items_handed_over",
+    "proposed",
+    "approved",
+    "refused",
+    "transferred",
+    "received",
+    "forwarded",
+    "filed",
+    "declined",
+    "reconsideration_requested",
+    "reconsideration_filed",
+    "reconsideration_upheld",
+    "supervision_requested",
+    "items_handed_over",
 ]
 EvidenceKind = Literal[
-    "documentary", "physical", "audio_visual", "electronic_data", "witness_testimony",
-    "party_statement", "expert_opinion", "inspection_record",
+    "documentary",
+    "physical",
+    "audio_visual",
+    "electronic_data",
+    "witness_testimony",
+    "party_statement",
+    "expert_opinion",
+    "inspection_record",
 ]
 DocumentKind = Literal[
     "transfer_letter", "investigation_report", "items_list", "inspection_report", "other"

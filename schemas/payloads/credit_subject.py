@@ -1,4 +1,4 @@
-"""enforcement.credit_subject.v1 (主体信用信息): registration and credit rating of an organisation."""
+"""enforcement.credit_subject.v1 (主体信用信息): registration and credit rating of a subject."""
 
 from __future__ import annotations
 

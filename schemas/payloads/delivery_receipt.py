@@ -1,4 +1,4 @@
-"""enforcement.delivery_receipt.v1 (电子送达回执): what happened to one electronically served document."""
+"""enforcement.delivery_receipt.v1 (电子送达回执): the fate of one served document."""
 
 from __future__ import annotations
 
@@ -23,8 +23,12 @@ class DeliveryReceipt(CanonicalModel):
     case_code: CaseCode | None
     document_name: Text
     document_kind: Literal[
-        "prior_notice", "hearing_notice", "penalty_decision", "rectification_order",
-        "license_decision", "other",
+        "prior_notice",
+        "hearing_notice",
+        "penalty_decision",
+        "rectification_order",
+        "license_decision",
+        "other",
     ]
     status: Literal["delivered", "read", "signed", "failed"]
     status_at: CanonicalDatetime

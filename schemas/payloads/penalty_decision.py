@@ -18,9 +18,20 @@ from schemas.timeutil import CanonicalDate, CanonicalDatetime
 __all__ = ["PenaltyDecision", "PenaltyKind", "no_repeats"]
 
 PenaltyKind = Literal[
-    "warning", "circulated_criticism", "fine", "confiscate_gains", "confiscate_property",
-    "suspend_license", "downgrade_qualification", "revoke_license", "restrict_business",
-    "suspend_business", "order_closure", "restrict_employment", "detention", "other",
+    "warning",
+    "circulated_criticism",
+    "fine",
+    "confiscate_gains",
+    "confiscate_property",
+    "suspend_license",
+    "downgrade_qualification",
+    "revoke_license",
+    "restrict_business",
+    "suspend_business",
+    "order_closure",
+    "restrict_employment",
+    "detention",
+    "other",
 ]
 
 
@@ -30,7 +41,7 @@ def no_repeats(values: list[str]) -> list[str]:
     for value in values:
         if value in seen:
             raise PydanticCustomError(
-                "list_repeat", "{value!r} appears more than once", {"value": value}
+                "list_repeat", "'{value}' appears more than once", {"value": value}
             )
         seen.add(value)
     return values
