@@ -132,7 +132,7 @@ def check_resident_id(value: str) -> str:
     not in the reference list.
     """
     number = _compact(value)
-    if len(number) == 15 and number.isdigit():
+    if len(number) == 15 and number.isascii() and number.isdigit():
         number = upgrade_resident_id(number)
     if len(number) != 18:
         raise PydanticCustomError(
@@ -140,7 +140,9 @@ def check_resident_id(value: str) -> str:
             "resident ID number has {length} characters; GB 11643-1999 requires 18 (or 15 legacy)",
             {"length": len(number)},
         )
-    if not (number[:17].isdigit() and (number[17].isdigit() or number[17] == "X")):
+    if not (
+        number.isascii() and number[:17].isdigit() and (number[17].isdigit() or number[17] == "X")
+    ):
         raise PydanticCustomError(
             "id_number_format",
             "resident ID number must be 17 digits and a digit or X (GB 11643-1999)",
@@ -180,20 +182,20 @@ def _on_str(check: Any) -> BeforeValidator:
 
 Uscc = Annotated[
     str,
-    Field(pattern=r"^[0-9A-HJ-NP-RTUW-Y]{2}\d{6}[0-9A-HJ-NP-RTUW-Y]{10}$"),
+    Field(pattern=r"^[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}$"),
     _on_str(check_uscc),
 ]
 """A checked 统一社会信用代码 (GB 32100-2015)."""
 
 PartyUscc = Annotated[
     str,
-    Field(pattern=r"^([0-9A-HJ-NP-RTUW-Y]{2}\d{6}[0-9A-HJ-NP-RTUW-Y]{10}|0{17}X)$"),
+    Field(pattern=r"^([0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}|0{17}X)$"),
     _on_str(lambda v: check_uscc(v, allow_placeholder=True)),
 ]
 """A party's USCC: a checked code, or the 个体工商户 placeholder ``00000000000000000X``."""
 
-ResidentIdNumber = Annotated[str, Field(pattern=r"^\d{17}[\dX]$"), _on_str(check_resident_id)]
+ResidentIdNumber = Annotated[str, Field(pattern=r"^[0-9]{17}[0-9X]$"), _on_str(check_resident_id)]
 """A checked 居民身份证号码 (GB 11643-1999), always in its 18-character form."""
 
-DivisionCode = Annotated[str, Field(pattern=r"^\d{6}$"), _on_str(check_division_code)]
+DivisionCode = Annotated[str, Field(pattern=r"^[0-9]{6}$"), _on_str(check_division_code)]
 """A GB/T 2260 division code that is or ever was valid, passed on as sent."""

@@ -8,6 +8,7 @@ rounding.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -17,6 +18,8 @@ from pydantic_core import PydanticCustomError
 __all__ = ["FEN", "Yuan", "fen_to_yuan", "parse_decimal", "to_yuan", "wan_yuan_to_yuan"]
 
 FEN = Decimal("0.01")
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+_LIMIT = Decimal(10) ** 15  # no enforcement amount comes near a quadrillion yuan
 _WAN = Decimal(10000)
 
 
@@ -33,7 +36,9 @@ def parse_decimal(value: Any) -> Decimal:
     elif isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip().replace(",", "")
+        text = value.strip()
+        if _THOUSANDS.fullmatch(text):
+            text = text.replace(",", "")
         try:
             number = Decimal(text)
         except InvalidOperation:
@@ -60,7 +65,11 @@ def to_yuan(value: Any) -> Decimal:
         raise PydanticCustomError(
             "money_negative", "amount {value} is negative", {"value": str(number)}
         )
-    quantized = number.quantize(FEN)
+    if number >= _LIMIT:
+        raise PydanticCustomError(
+            "money_range", "amount {value} is beyond any plausible amount", {"value": str(number)}
+        )
+    quantized = number.quantize(FEN) + 0  # + 0 turns -0.00 into 0.00
     if quantized != number:
         raise PydanticCustomError(
             "money_precision",
@@ -72,7 +81,12 @@ def to_yuan(value: Any) -> Decimal:
 
 def wan_yuan_to_yuan(value: Any) -> Decimal:
     """Convert 万元 to yuan exactly (``"5.200000"`` → ``Decimal("52000.00")``)."""
-    return to_yuan(parse_decimal(value) * _WAN)
+    number = parse_decimal(value)
+    if abs(number) >= _LIMIT:
+        raise PydanticCustomError(
+            "money_range", "amount {value} is beyond any plausible amount", {"value": str(number)}
+        )
+    return to_yuan(number * _WAN)
 
 
 def fen_to_yuan(value: Any) -> Decimal:

@@ -9,6 +9,7 @@ uses the fixed offset: a historical summer time can never come out as ``+09:00``
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -16,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 __all__ = ["SHANGHAI", "CanonicalDate", "CanonicalDatetime", "to_canonical_datetime", "to_date"]
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 """The zone of every canonical datetime (China Standard Time, UTC+08:00)."""
 
@@ -48,6 +50,8 @@ def to_date(value: Any) -> dt.date:
         return value
     if isinstance(value, str):
         try:
+            if not _ISO_DATE.fullmatch(value.strip()):
+                raise ValueError(value)
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             raise PydanticCustomError(
