@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from runner.adapter_api import RawMessage
+from runner.errors import ConfigError, MessageRejected
 from runner.validate import validate_file
 
 __all__ = ["app", "main"]
@@ -114,6 +116,102 @@ def schemas_validate(
     typer.echo(f"{valid} valid, {failed} invalid file(s); items: {summary or 'none'}")
     if failed:
         raise typer.Exit(1)
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"expected NAME=VALUE, got '{item}'", param_hint=option)
+        out[name.strip()] = value
+    return out
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+@app.command("lint")
+def lint(
+    root: Annotated[
+        Path | None, typer.Option(help="Deployment directory (default: this repository).")
+    ] = None,
+) -> None:
+    """Load every mapping, code table and route and report every problem with file and line.
+
+    Exits 1 when there is any problem; `ebus run` refuses to start in that case.
+    """
+    from runner.project import REPO_ROOT, load_project  # noqa: PLC0415
+
+    project = load_project(root or REPO_ROOT)
+    for issue in project.issues:
+        typer.echo(str(issue))
+    count = len(project.issues)
+    typer.echo(
+        f"{len(project.inbound)} mappings, {len(project.codes)} code tables: "
+        f"{count} problem{'s' * (count != 1)}"
+    )
+    if count:
+        raise typer.Exit(1)
+
+
+@app.command("map")
+def map_command(
+    system: Annotated[str, typer.Argument(help="System id, e.g. eco_env.")],
+    message: Annotated[str, typer.Argument(help="Message type id from the spec's table.")],
+    file: Annotated[Path, typer.Argument(help="The raw wire message (exact bytes).")],
+    header: Annotated[
+        list[str] | None, typer.Option("--header", help="HTTP header or AMQP property NAME=VALUE.")
+    ] = None,
+    operation: Annotated[str | None, typer.Option(help="Operation of the call answered.")] = None,
+    status: Annotated[int | None, typer.Option(help="HTTP status of a response.")] = None,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--meta", help="Other transport fact KEY=VALUE (now=ISO-TIME sets the clock)."
+        ),
+    ] = None,
+) -> None:
+    """Run one raw wire message through the adapter's inbound path, with no network or broker.
+
+    Decode, verify the signature or token where the spec demands it (demo test secrets), map,
+    validate, stamp. Prints one canonical envelope per line (JSON Lines), or the delivery
+    outcome of an answer. On rejection prints one line naming system, message, field and rule
+    on stderr and exits 1.
+    """
+    import json  # noqa: PLC0415
+
+    from runner.dryrun import map_message  # noqa: PLC0415
+    from runner.project import load_project  # noqa: PLC0415
+
+    facts = _pairs(meta, "--meta")
+    if operation:
+        facts["operation"] = operation
+    if status is not None:
+        facts["status"] = str(status)
+    headers = {k.lower(): v for k, v in _pairs(header, "--header").items()}
+    try:
+        raw = RawMessage(body=file.read_bytes(), headers=headers, meta=facts)
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}", 2) from None
+    try:
+        result = map_message(load_project(), system, message, raw)
+    except MessageRejected as exc:
+        raise _fail(f"rejected: {exc}") from None
+    except ConfigError as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    except Exception as exc:  # never a traceback, whatever the input
+        raise _fail(
+            f"rejected: {system} {message}: internal error {type(exc).__name__} "
+            "while mapping [internal]"
+        ) from None
+    if result.outcome is not None:
+        typer.echo(json.dumps(result.outcome.model_dump(mode="json"), ensure_ascii=False))
+        return
+    for envelope in result.envelopes:
+        typer.echo(json.dumps(envelope.model_dump(mode="json"), ensure_ascii=False))
 
 
 def main() -> None:

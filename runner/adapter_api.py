@@ -1,0 +1,109 @@
+"""The public adapter API: what an adapter package declares, and all it may import of the runner.
+
+An adapter (``adapters/<system id>/``) exports one ``AdapterSpec`` named ``SPEC``, registered as
+an entry point in the ``ebus.adapters`` group of ``pyproject.toml``::
+
+    [project.entry-points."ebus.adapters"]
+    eco_env = "adapters.eco_env:SPEC"
+
+The spec holds only what is specific to the system: its identity, its config model, its message
+types (the ids of the spec's "Message types" table) and its wire quirks as hooks (``verify`` a
+signature, ``prepare`` bytes before the mapping, e.g. decrypt). Mappings live in
+``mappings/<system>/<message>.yaml``; transports, retries, signatures and encodings live once in
+the runner and ``adapters/_transports``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from runner.errors import MessageRejected, PermanentError, TransientError
+
+__all__ = [
+    "AdapterConfig",
+    "AdapterSpec",
+    "MessageRejected",
+    "MessageType",
+    "PermanentError",
+    "RawMessage",
+    "TransientError",
+]
+
+Direction = Literal["inbound", "outbound"]
+Group = Literal["provincial", "self-built", "national"]
+
+
+class AdapterConfig(BaseModel):
+    """Base of adapter config models: closed (a misspelt key is an error), secrets as SecretStr."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class MessageType:
+    """One row of a system's "Message types" table.
+
+    ``canonical`` is the schema an inbound message maps to (``enforcement.case.v1``), or
+    ``delivery_outcome`` for an answer; for an outbound message it is the schema (or adapter
+    input) it is rendered from, or None for a bare request.
+    """
+
+    id: str
+    direction: Direction
+    wire: str
+    canonical: str | None = None
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """Raw wire bytes with their transport facts, exactly as received.
+
+    ``headers`` are HTTP headers or AMQP properties (names lower-cased); ``meta`` holds any
+    other transport fact a spec names (``status``, ``method``, ``path``, ``manifest``, ``now``).
+    """
+
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    meta: Mapping[str, str] = field(default_factory=dict)
+    received_at: dt.datetime | None = None
+
+
+Verifier = Callable[[str, RawMessage, AdapterConfig], None]
+Preparer = Callable[[str, RawMessage, AdapterConfig], bytes]
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """Everything the runner needs to know about one external system."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    group: Group
+    summary: str
+    config: type[AdapterConfig]
+    messages: tuple[MessageType, ...]
+    demo_config: Mapping[str, object] = field(default_factory=dict)
+    verify: Verifier | None = None
+    prepare: Preparer | None = None
+
+    def message(self, message_id: str) -> MessageType:
+        """The message type ``message_id``; ``KeyError`` lists the known ids."""
+        for message in self.messages:
+            if message.id == message_id:
+                return message
+        known = ", ".join(m.id for m in self.messages)
+        raise KeyError(f"{self.id} has no message type '{message_id}'; known: {known}")
+
+    def inbound(self, message_id: str, raw: RawMessage, config: AdapterConfig) -> bytes:
+        """Run the adapter's wire hooks on ``raw``: verify it, then prepare its bytes."""
+        if self.verify is not None:
+            self.verify(message_id, raw, config)
+        if self.prepare is not None:
+            return self.prepare(message_id, raw, config)
+        return raw.body

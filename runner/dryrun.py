@@ -1,0 +1,65 @@
+"""Dry runs of one message, as an engineer runs them first when a partner sends something odd.
+
+``map_message`` runs raw wire bytes through an adapter's whole inbound path — verify, prepare,
+decode, map, validate, stamp — with no broker and no network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from runner.adapter_api import RawMessage
+from runner.errors import ConfigError, MessageRejected
+from runner.project import Project
+from runner.stamp import new_message_id, now, stamp
+from schemas import DeliveryOutcome
+from schemas.envelope import Envelope
+
+__all__ = ["DryRun", "map_message", "parse_now"]
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """The result of mapping one message: stamped envelopes, or a delivery outcome."""
+
+    envelopes: list[Envelope[Any]]
+    outcome: DeliveryOutcome | None
+
+
+def parse_now(text: str | None) -> dt.datetime:
+    """The clock of a dry run: ``--meta now=ISO-TIME``, or the current time."""
+    if not text:
+        return now()
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--meta now='{text}' is not an ISO 8601 time") from None
+    from schemas.timeutil import to_canonical_datetime  # noqa: PLC0415
+
+    return to_canonical_datetime(value)
+
+
+def map_message(project: Project, system: str, message: str, raw: RawMessage) -> DryRun:
+    """Run ``raw`` through the inbound path of ``system``/``message``."""
+    adapter = project.registry.get(system)
+    try:
+        kind = adapter.message(message)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    if kind.direction != "inbound":
+        raise ConfigError(f"{system} {message} is outbound: use ebus render for it")
+    mapping = project.inbound_mapping(system, message)
+    config = adapter.config.model_validate(dict(adapter.demo_config))
+    received_at = parse_now(raw.meta.get("now"))
+    try:
+        body = adapter.inbound(message, raw, config)
+        result = mapping.apply(body, encoding=raw.meta.get("encoding"))
+    except MessageRejected as exc:
+        raise exc.located(system=system, message=message) from None
+    envelopes = [
+        stamp(draft, message_id=new_message_id(received_at), received_at=received_at)
+        for draft in result.envelopes
+    ]
+    return DryRun(envelopes=envelopes, outcome=result.outcome)

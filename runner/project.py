@@ -1,0 +1,151 @@
+"""Loading the declarative config of a deployment: code tables, mappings (and routes).
+
+``load_project(root)`` reads ``mappings/`` (and later ``routes/``) under ``root`` once, compiles
+everything, and collects every problem as an ``Issue`` with file, line, key and hint, so that
+``ebus lint`` can report them all at once and ``ebus run`` can refuse to start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from runner.errors import ConfigError
+from runner.mapping.codes import CodeTable, load_code_tables
+from runner.mapping.inbound import InboundMapping, compile_inbound
+from runner.mapping.rules import Issue, did_you_mean
+from runner.registry import Registry, default_registry
+from runner.yamlconf import LineDict, load_yaml, where
+
+__all__ = ["REPO_ROOT", "Project", "load_project"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Project:
+    """The compiled config: code tables and inbound mappings by (system, message)."""
+
+    root: Path
+    registry: Registry
+    codes: dict[str, CodeTable] = field(default_factory=dict)
+    inbound: dict[tuple[str, str], InboundMapping] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+    def inbound_mapping(self, system: str, message: str) -> InboundMapping:
+        """The inbound mapping of ``system``/``message``; ``ConfigError`` when there is none."""
+        mapping = self.inbound.get((system, message))
+        if mapping is None:
+            spec = self.registry.get(system)
+            spec.message(message)  # raises KeyError with the known ids
+            raise ConfigError(
+                f"no inbound mapping for {system} {message} "
+                f"(expected mappings/{system}/{message}.yaml)"
+            )
+        return mapping
+
+
+def _load(path: Path, issues: list[Issue]) -> LineDict | None:
+    try:
+        data = load_yaml(path)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        issues.append(Issue(f"{path}:{line}", "-", f"not valid YAML: {exc}", "yaml_syntax"))
+        return None
+    if not isinstance(data, LineDict):
+        issues.append(Issue(f"{path}:1", "-", "a mapping file holds a YAML mapping", "yaml_shape"))
+        return None
+    return data
+
+
+def _check_identity(spec: LineDict, path: Path, project: Project) -> bool:
+    system, message = spec.get("system"), spec.get("message")
+    if path.parent.name != system or path.stem != message:
+        project.issues.append(
+            Issue(
+                where(spec, "message"),
+                "message",
+                f"file mappings/{path.parent.name}/{path.name} declares {system} {message}",
+                "mapping_location",
+                f"name it mappings/{system}/{message}.yaml",
+            )
+        )
+    if system not in project.registry:
+        project.issues.append(
+            Issue(
+                where(spec, "system"),
+                "system",
+                f"unknown system '{system}'",
+                "unknown_system",
+                did_you_mean(str(system), project.registry.ids()),
+            )
+        )
+        return False
+    adapter = project.registry.get(str(system))
+    known = [m.id for m in adapter.messages]
+    if message not in known:
+        project.issues.append(
+            Issue(
+                where(spec, "message"),
+                "message",
+                f"{system} has no message type '{message}'",
+                "unknown_message",
+                did_you_mean(str(message), known),
+            )
+        )
+        return False
+    return True
+
+
+def _check_outputs(mapping: InboundMapping, spec: LineDict, project: Project) -> None:
+    expected = project.registry.get(mapping.system).message(mapping.message).canonical
+    produced = {o.schema for o in mapping.outputs}
+    if expected == "delivery_outcome":
+        if produced:
+            project.issues.append(
+                Issue(
+                    where(spec, "outputs"),
+                    "outputs",
+                    f"{mapping.message} is an answer: it maps to a delivery "
+                    "outcome, not canonical messages",
+                    "wrong_schema",
+                )
+            )
+    elif expected is not None and produced and expected not in produced:
+        project.issues.append(
+            Issue(
+                where(spec, "outputs"),
+                "outputs",
+                f"{mapping.message} maps to {expected} per its spec, the "
+                f"mapping produces {sorted(produced)}",
+                "wrong_schema",
+            )
+        )
+
+
+def load_project(root: Path = REPO_ROOT, registry: Registry | None = None) -> Project:
+    """Load and compile the config under ``root``; problems are in ``project.issues``."""
+    project = Project(root=root, registry=registry or default_registry())
+    try:
+        project.codes = load_code_tables(root / "mappings" / "codes")
+    except ConfigError as exc:
+        project.issues.append(Issue(str(exc).split(": ")[0], "values", str(exc), "code_table"))
+    for path in sorted((root / "mappings").glob("*/*.yaml")):
+        if path.parent.name == "codes" or path.name.endswith(".test.yaml"):
+            continue
+        spec = _load(path, project.issues)
+        if spec is None or not _check_identity(spec, path, project):
+            continue
+        direction = (
+            project.registry.get(str(spec["system"])).message(str(spec["message"])).direction
+        )
+        if direction != "inbound":
+            continue  # outbound rendering comes with the delivery path
+        mapping = compile_inbound(spec, project.codes, project.issues)
+        if mapping is not None:
+            _check_outputs(mapping, spec, project)
+            project.inbound[(mapping.system, mapping.message)] = mapping
+    return project
