@@ -23,15 +23,23 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from runner.errors import MessageRejected, PermanentError, TransientError
+from runner.mapping.transforms import NoParams, Params, Transform
+from runner.mapping.transforms import define as define_transform
 
 __all__ = [
     "AdapterConfig",
     "AdapterSpec",
+    "CallContext",
     "MessageRejected",
     "MessageType",
+    "NoParams",
+    "Outgoing",
+    "Params",
     "PermanentError",
     "RawMessage",
+    "Transform",
     "TransientError",
+    "define_transform",
 ]
 
 Direction = Literal["inbound", "outbound"]
@@ -57,6 +65,8 @@ class MessageType:
     direction: Direction
     wire: str
     canonical: str | None = None
+    response: str | None = None
+    """For an outbound call: the message type id of its answer (mapped to a delivery outcome)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,31 @@ class RawMessage:
     received_at: dt.datetime | None = None
 
 
+@dataclass(frozen=True)
+class CallContext:
+    """The facts an outbound call is framed with, fixed so that a render is reproducible:
+    the clock, a nonce, a sequence number and any other value a signature needs."""
+
+    now: dt.datetime
+    nonce: str = ""
+    sequence: int = 1
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One outbound call ready for its transport: bytes plus what the transport needs."""
+
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    path: str = ""
+    operation: str | None = None
+
+
 Verifier = Callable[[str, RawMessage, AdapterConfig], None]
+Framer = Callable[[str, bytes, AdapterConfig, CallContext], Outgoing]
+Variables = Callable[[str, AdapterConfig, CallContext], Mapping[str, object]]
 Preparer = Callable[[str, RawMessage, AdapterConfig], bytes]
 
 
@@ -91,6 +125,12 @@ class AdapterSpec:
     demo_config: Mapping[str, object] = field(default_factory=dict)
     verify: Verifier | None = None
     prepare: Preparer | None = None
+    frame: Framer | None = None
+    """Wrap a rendered document into its call (SOAP envelope, signed headers); default: as is."""
+    variables: Variables | None = None
+    """Call-level values the outbound mappings may use with ``{var: name}`` (a batch number)."""
+    transforms: tuple[Transform, ...] = ()
+    """Transforms only this system's mappings need, with their parameter models."""
 
     def message(self, message_id: str) -> MessageType:
         """The message type ``message_id``; ``KeyError`` lists the known ids."""
@@ -99,6 +139,14 @@ class AdapterSpec:
                 return message
         known = ", ".join(m.id for m in self.messages)
         raise KeyError(f"{self.id} has no message type '{message_id}'; known: {known}")
+
+    def outgoing(
+        self, message_id: str, document: bytes, config: AdapterConfig, call: CallContext
+    ) -> Outgoing:
+        """Frame a rendered ``document`` as the call the transport sends."""
+        if self.frame is not None:
+            return self.frame(message_id, document, config, call)
+        return Outgoing(body=document)
 
     def inbound(self, message_id: str, raw: RawMessage, config: AdapterConfig) -> bytes:
         """Run the adapter's wire hooks on ``raw``: verify it, then prepare its bytes."""

@@ -150,7 +150,8 @@ def lint(
         typer.echo(str(issue))
     count = len(project.issues)
     typer.echo(
-        f"{len(project.inbound)} mappings, {len(project.codes)} code tables: "
+        f"{len(project.inbound) + len(project.outbound)} mappings, "
+        f"{len(project.codes)} code tables: "
         f"{count} problem{'s' * (count != 1)}"
     )
     if count:
@@ -212,6 +213,58 @@ def map_command(
         return
     for envelope in result.envelopes:
         typer.echo(json.dumps(envelope.model_dump(mode="json"), ensure_ascii=False))
+
+
+@app.command("render")
+def render_command(
+    system: Annotated[str, typer.Argument(help="System id, e.g. eco_env.")],
+    message: Annotated[str, typer.Argument(help="Outbound message type id.")],
+    canonical: Annotated[
+        Path, typer.Argument(help="Canonical envelope JSON (one, or an array for a batch).")
+    ],
+    meta: Annotated[
+        list[str] | None,
+        typer.Option("--meta", help="Call fact KEY=VALUE: now=ISO-TIME, nonce=..., sequence=N."),
+    ] = None,
+    headers: Annotated[
+        bool, typer.Option("--headers", help="Print the call's method, path and headers first.")
+    ] = False,
+) -> None:
+    """Print the exact wire bytes the outbound path would send for a canonical envelope.
+
+    `--meta now=... --meta nonce=...` fix the clock and nonce of signed calls, so a render
+    reproduces a spec sample byte for byte.
+    """
+    import json  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from runner.dryrun import render_message  # noqa: PLC0415
+    from runner.project import load_project  # noqa: PLC0415
+    from schemas import describe  # noqa: PLC0415
+
+    try:
+        data = json.loads(canonical.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot read {canonical}: {exc}", 2) from None
+    items = data if isinstance(data, list) else [data]
+    try:
+        call = render_message(load_project(), system, message, items, _pairs(meta, "--meta"))
+    except ValidationError as exc:
+        raise _fail(f"rejected: {system} {message}: {describe(exc)[0]}") from None
+    except MessageRejected as exc:
+        raise _fail(f"rejected: {exc}") from None
+    except (ConfigError, ValueError) as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    if headers:
+        typer.echo(f"{call.method} {call.path}")
+        for name, value in call.headers.items():
+            typer.echo(f"{name}: {value}")
+        typer.echo("")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(call.body)
+    sys.stdout.buffer.flush()
 
 
 def main() -> None:

@@ -10,14 +10,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from runner.adapter_api import RawMessage
+from runner.adapter_api import CallContext, Outgoing, RawMessage
 from runner.errors import ConfigError, MessageRejected
 from runner.project import Project
 from runner.stamp import new_message_id, now, stamp
-from schemas import DeliveryOutcome
+from schemas import DeliveryOutcome, parse_envelope
 from schemas.envelope import Envelope
 
-__all__ = ["DryRun", "map_message", "parse_now"]
+__all__ = ["DryRun", "map_message", "parse_now", "render_message"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,48 @@ def map_message(project: Project, system: str, message: str, raw: RawMessage) ->
         for draft in result.envelopes
     ]
     return DryRun(envelopes=envelopes, outcome=result.outcome)
+
+
+def render_message(
+    project: Project,
+    system: str,
+    message: str,
+    inputs: list[dict[str, Any]],
+    facts: dict[str, str],
+) -> Outgoing:
+    """The exact call the outbound path would make for ``inputs`` (canonical envelopes or an
+    adapter input). ``facts`` fix the clock (``now``), ``nonce`` and ``sequence`` of the call."""
+    adapter = project.registry.get(system)
+    try:
+        kind = adapter.message(message)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    if kind.direction != "outbound":
+        raise ConfigError(f"{system} {message} is inbound: use ebus map for it")
+    mapping = project.outbound_mapping(system, message)
+    config = adapter.config.model_validate(dict(adapter.demo_config))
+    call = CallContext(
+        now=parse_now(facts.get("now")),
+        nonce=facts.get("nonce", ""),
+        sequence=int(facts.get("sequence", "1")),
+        extra={k: v for k, v in facts.items() if k not in ("now", "nonce", "sequence")},
+    )
+    variables = dict(adapter.variables(message, config, call)) if adapter.variables else {}
+    views = [_validated(item) for item in inputs]
+    for view in views:
+        if not mapping.accepts_message(mapping.view(view)):
+            raise MessageRejected(
+                f"{system} {message} does not take this message (its accepts rule is false)",
+                system=system,
+                message=message,
+                rule="not_accepted",
+            )
+    document = mapping.render(views, variables)
+    return adapter.outgoing(message, document, config, call)
+
+
+def _validated(item: dict[str, Any]) -> Any:
+    """An envelope is validated as a canonical draft; an adapter input passes as it is."""
+    if isinstance(item, dict) and "schema" in item:
+        return parse_envelope(item, draft=True)
+    return item

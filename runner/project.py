@@ -15,7 +15,9 @@ import yaml
 from runner.errors import ConfigError
 from runner.mapping.codes import CodeTable, load_code_tables
 from runner.mapping.inbound import InboundMapping, compile_inbound
+from runner.mapping.outbound import OutboundMapping, compile_outbound
 from runner.mapping.rules import Issue, did_you_mean
+from runner.mapping.transforms import TRANSFORMS
 from runner.registry import Registry, default_registry
 from runner.yamlconf import LineDict, load_yaml, where
 
@@ -26,12 +28,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass
 class Project:
-    """The compiled config: code tables and inbound mappings by (system, message)."""
+    """The compiled config: code tables, inbound and outbound mappings by (system, message)."""
 
     root: Path
     registry: Registry
     codes: dict[str, CodeTable] = field(default_factory=dict)
     inbound: dict[tuple[str, str], InboundMapping] = field(default_factory=dict)
+    outbound: dict[tuple[str, str], OutboundMapping] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
 
     def inbound_mapping(self, system: str, message: str) -> InboundMapping:
@@ -42,6 +45,17 @@ class Project:
             spec.message(message)  # raises KeyError with the known ids
             raise ConfigError(
                 f"no inbound mapping for {system} {message} "
+                f"(expected mappings/{system}/{message}.yaml)"
+            )
+        return mapping
+
+    def outbound_mapping(self, system: str, message: str) -> OutboundMapping:
+        """The outbound mapping of ``system``/``message``; ``ConfigError`` when there is none."""
+        mapping = self.outbound.get((system, message))
+        if mapping is None:
+            self.registry.get(system).message(message)
+            raise ConfigError(
+                f"no outbound mapping for {system} {message} "
                 f"(expected mappings/{system}/{message}.yaml)"
             )
         return mapping
@@ -139,12 +153,15 @@ def load_project(root: Path = REPO_ROOT, registry: Registry | None = None) -> Pr
         spec = _load(path, project.issues)
         if spec is None or not _check_identity(spec, path, project):
             continue
-        direction = (
-            project.registry.get(str(spec["system"])).message(str(spec["message"])).direction
-        )
-        if direction != "inbound":
-            continue  # outbound rendering comes with the delivery path
-        mapping = compile_inbound(spec, project.codes, project.issues)
+        adapter = project.registry.get(str(spec["system"]))
+        kind = adapter.message(str(spec["message"]))
+        transforms = TRANSFORMS | {t.name: t for t in adapter.transforms}
+        if kind.direction == "outbound":
+            outbound = compile_outbound(spec, project.codes, project.issues, transforms)
+            if outbound is not None:
+                project.outbound[(outbound.system, outbound.message)] = outbound
+            continue
+        mapping = compile_inbound(spec, project.codes, project.issues, transforms)
         if mapping is not None:
             _check_outputs(mapping, spec, project)
             project.inbound[(mapping.system, mapping.message)] = mapping

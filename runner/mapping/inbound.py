@@ -29,7 +29,7 @@ The envelope's ``case_code`` is the payload's unless the envelope section sets i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from runner.mapping.documents import Format, parse_document, parse_xml
 from runner.mapping.fields import nested_model, required_fields, wire_names
 from runner.mapping.rules import Ctx, Issue, Rule, RuleCompiler, did_you_mean, is_rule
 from runner.mapping.selectors import Selector
+from runner.mapping.transforms import TRANSFORMS, Transform
 from runner.yamlconf import LineDict, where
 from schemas import DRAFTS, PAYLOADS, DeliveryOutcome, classify, describe
 from schemas.envelope import EnvelopeDraft
@@ -218,7 +219,10 @@ def _rejection(error: ValidationError, prefix: str) -> MessageRejected:
 
 
 def compile_inbound(
-    spec: LineDict, codes: dict[str, CodeTable], issues: list[Issue]
+    spec: LineDict,
+    codes: dict[str, CodeTable],
+    issues: list[Issue],
+    transforms: Mapping[str, Transform] = TRANSFORMS,
 ) -> InboundMapping | None:
     """Compile one inbound mapping file; every problem is appended to ``issues``."""
     for key in spec:
@@ -244,7 +248,7 @@ def compile_inbound(
         )
         return None
     namespaces = dict(spec.get("namespaces") or {})
-    compiler = RuleCompiler(str(spec.get("system")), fmt, namespaces, codes)
+    compiler = RuleCompiler(str(spec.get("system")), fmt, namespaces, codes, library=transforms)
     compiler.variables = set((spec.get("vars") or {}).keys())
     variables = tuple(
         (name, compiler.compile(rule, spec["vars"], name))

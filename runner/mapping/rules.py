@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ from runner.errors import MessageRejected
 from runner.mapping.codes import CodeTable
 from runner.mapping.documents import Format
 from runner.mapping.selectors import Selector, compile_list_selector, compile_selector
-from runner.mapping.transforms import TRANSFORMS, validate_params
+from runner.mapping.transforms import TRANSFORMS, Transform, validate_params
 from runner.yamlconf import LineDict, where
 from schemas.case_code import make_case_code
 from schemas.text import normalize_text
@@ -100,6 +100,7 @@ class RuleCompiler:
     codes: dict[str, CodeTable]
     variables: set[str] = field(default_factory=set)
     issues: list[Issue] = field(default_factory=list)
+    library: Mapping[str, Transform] = field(default_factory=lambda: TRANSFORMS)
 
     def issue(self, node: Any, key: str, message: str, code: str, hint: str = "") -> None:
         """Record a problem found while compiling."""
@@ -327,14 +328,14 @@ class RuleCompiler:
                 "bad_transform",
             )
             return lambda value: value
-        transform = TRANSFORMS.get(name)
+        transform = self.library.get(name)
         if transform is None:
             self.issue(
                 node,
                 "transform",
                 f"unknown transform '{name}'",
                 "unknown_transform",
-                did_you_mean(name, sorted(TRANSFORMS)),
+                did_you_mean(name, sorted(self.library)),
             )
             return lambda value: value
         try:

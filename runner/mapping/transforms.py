@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from string import Template
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -28,7 +29,15 @@ from schemas.money import fen_to_yuan, to_yuan, wan_yuan_to_yuan
 from schemas.text import fold_width, normalize_text
 from schemas.timeutil import SHANGHAI
 
-__all__ = ["TRANSFORMS", "Transform", "TransformFn", "get_transform", "register"]
+__all__ = [
+    "TRANSFORMS",
+    "NoParams",
+    "Params",
+    "Transform",
+    "TransformFn",
+    "define",
+    "get_transform",
+]
 
 TransformFn = Callable[[Any, Any], Any]
 
@@ -58,13 +67,24 @@ class Transform:
 TRANSFORMS: dict[str, Transform] = {}
 
 
+def define(
+    name: str, params: type[Params] = NoParams, primary: str | None = None
+) -> Callable[[TransformFn], Transform]:
+    """Make ``fn`` a transform called ``name``; an adapter lists such transforms in its spec."""
+
+    def wrap(fn: TransformFn) -> Transform:
+        return Transform(name, fn, params, primary, (fn.__doc__ or "").strip())
+
+    return wrap
+
+
 def register(
     name: str, params: type[Params] = NoParams, primary: str | None = None
 ) -> Callable[[TransformFn], TransformFn]:
-    """Register ``fn`` as transform ``name`` (used at import of this module only)."""
+    """Add ``fn`` to the shared library as transform ``name`` (this module's own use only)."""
 
     def wrap(fn: TransformFn) -> TransformFn:
-        TRANSFORMS[name] = Transform(name, fn, params, primary, (fn.__doc__ or "").strip())
+        TRANSFORMS[name] = define(name, params, primary)(fn)
         return fn
 
     return wrap
@@ -356,17 +376,88 @@ class FormatParams(Params):
     format: str
 
 
+_UNPADDED = {"%-m": "month", "%-d": "day", "%-H": "hour", "%-M": "minute", "%-S": "second"}
+
+
+def _as_time(value: Any) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return (
+                dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+            )
+        except ValueError:
+            pass
+    raise _reject(f"'{value}' is not a date or time", "format_time_input")
+
+
 @register("format_time", FormatParams, primary="format")
 def _format_time(value: Any, params: FormatParams) -> Any:
-    """Format a date or datetime with strftime (``%Y%m%d%H%M%S``); the datetime in +08:00."""
+    """Format a date or datetime (or its ISO text) with strftime; a datetime in +08:00 first.
+
+    ``%-m``, ``%-d``, ``%-H``, ``%-M``, ``%-S`` give numbers without leading zeros
+    (``2025/6/17``) on every platform.
+    """
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        value = value.astimezone(SHANGHAI) if value.tzinfo else value
-        return value.strftime(params.format)
-    if isinstance(value, dt.date):
-        return value.strftime(params.format)
-    raise _reject(f"'{value}' is not a date or time", "format_time_input")
+    moment = _as_time(value)
+    if isinstance(moment, dt.datetime) and moment.tzinfo:
+        moment = moment.astimezone(SHANGHAI)
+    pattern = params.format
+    for token, attribute in _UNPADDED.items():
+        pattern = pattern.replace(token, str(getattr(moment, attribute, 0)))
+    return moment.strftime(pattern)
+
+
+class JoinParams(Params):
+    separator: str
+    template: str | None = None
+
+
+@register("join", JoinParams, primary="separator")
+def _join(value: Any, params: JoinParams) -> Any:
+    """Join a list into one string; ``template`` (``$name:$certificate_no``) formats each object
+    item with ``string.Template`` (a missing or null key gives the empty string)."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise _reject("join needs a list", "join_input")
+    template = Template(params.template) if params.template else None
+    parts = []
+    for item in value:
+        if template is not None and isinstance(item, dict):
+            parts.append(template.substitute({k: "" if v is None else v for k, v in item.items()}))
+        else:
+            parts.append("" if item is None else str(item))
+    return params.separator.join(parts)
+
+
+@register("null_as_empty")
+def _null_as_empty(value: Any, _: NoParams) -> Any:
+    """Absent becomes the empty string (for wire formats where "no value" is ``""``)."""
+    return "" if value is None else value
+
+
+class DecimalsParams(Params):
+    places: int = 6
+
+
+@register("to_wan_yuan", DecimalsParams, primary="places")
+def _to_wan_yuan(value: Any, params: DecimalsParams) -> Any:
+    """Yuan to 万元 as a decimal string with ``places`` decimals, exactly (``"52000.00"`` →
+    ``"5.200000"``); an amount that needs more places is refused, never rounded."""
+    if value is None:
+        return None
+    yuan = _money(to_yuan, value)
+    wan = yuan / 10000
+    quantized = wan.quantize(Decimal(1).scaleb(-params.places))
+    if quantized != wan:
+        raise _reject(
+            f"{yuan} yuan needs more than {params.places} decimals in 万元", "money_precision"
+        )
+    return f"{quantized:.{params.places}f}"
 
 
 @register("year")
