@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +34,7 @@ __all__ = [
     "MessageType",
     "NoParams",
     "Outgoing",
+    "PollContext",
     "Params",
     "PermanentError",
     "RawMessage",
@@ -105,7 +106,35 @@ class Outgoing:
     operation: str | None = None
 
 
+class PollContext(Protocol):
+    """What the runtime gives a poller for one poll cycle.
+
+    A poller reads its durable cursor, makes calls through the shared transport, hands every
+    answer to the bus with ``emit`` (stored durably before ``emit`` returns: store, then ack) and
+    commits its new cursor only after everything it emitted is stored.
+    """
+
+    now: dt.datetime
+
+    def cursor(self) -> dict[str, Any] | None:
+        """The cursor committed by the last complete cycle, None on the first."""
+        ...
+
+    def call(self, message_id: str, call: Outgoing) -> RawMessage:
+        """Make one call (``message_id`` = the request's message type) and return the answer."""
+        ...
+
+    def emit(self, message_id: str, raw: RawMessage) -> None:
+        """Publish an inbound wire message (``message_id`` = its message type) durably."""
+        ...
+
+    def commit(self, cursor: dict[str, Any]) -> None:
+        """Store the cursor the next cycle starts from."""
+        ...
+
+
 Verifier = Callable[[str, RawMessage, AdapterConfig], None]
+Poller = Callable[[PollContext, AdapterConfig], None]
 Framer = Callable[[str, bytes, AdapterConfig, CallContext], Outgoing]
 Variables = Callable[[str, AdapterConfig, CallContext], Mapping[str, object]]
 Preparer = Callable[[str, RawMessage, AdapterConfig], bytes]
@@ -131,6 +160,8 @@ class AdapterSpec:
     """Call-level values the outbound mappings may use with ``{var: name}`` (a batch number)."""
     transforms: tuple[Transform, ...] = ()
     """Transforms only this system's mappings need, with their parameter models."""
+    poll: Poller | None = None
+    """One poll cycle, for systems the bus polls; the runtime schedules it."""
 
     def message(self, message_id: str) -> MessageType:
         """The message type ``message_id``; ``KeyError`` lists the known ids."""

@@ -1,0 +1,160 @@
+"""A loopback HTTP server for simulators, with fault injection.
+
+A simulator supplies ``handle(request) -> Response``; ``HttpSimulator`` runs it on a real
+``ThreadingHTTPServer`` bound to 127.0.0.1 and, before each request, applies the faults queued
+with ``inject``: latency, an HTTP error status (with ``Retry-After``), a dropped connection, or a
+malformed body. Every request is recorded in ``requests`` so tests can count deliveries.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["Fault", "HttpSimulator", "Request", "Response"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the simulator received it."""
+
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the simulator answers."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault applied to the next matching request instead of (or before) the normal answer.
+
+    ``kind``: ``delay`` (sleep ``seconds`` then answer normally), ``status`` (answer ``status``
+    with ``body`` and ``retry_after``), ``drop`` (close the connection without an answer),
+    ``malformed`` (answer 200 with ``body``, e.g. broken XML).
+    """
+
+    kind: Literal["delay", "status", "drop", "malformed"]
+    status: int = 503
+    seconds: float = 0.0
+    retry_after: int | None = None
+    body: bytes = b""
+    path_prefix: str = ""
+
+
+Handler = Callable[[Request], Response]
+
+
+class HttpSimulator:
+    """Runs ``handler`` on 127.0.0.1 in a background thread; use as a context manager."""
+
+    def __init__(self, handler: Handler, port: int = 0) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
+        self._faults: deque[Fault] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def inject(self, fault: Fault, times: int = 1) -> None:
+        """Apply ``fault`` to the next ``times`` requests whose path starts with its prefix."""
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if path.startswith(fault.path_prefix):
+                    self._faults.remove(fault)
+                    return fault
+        return None
+
+    def start(self) -> HttpSimulator:
+        """Start serving in a daemon thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> HttpSimulator:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        simulator = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Silence the default stderr access log."""
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                request = Request(
+                    method=self.command, path=parts.path, query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+                )
+                with simulator._lock:
+                    simulator.requests.append(request)
+                fault = simulator._take_fault(parts.path)
+                if fault is not None and fault.kind == "drop":
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if fault is not None and fault.kind == "delay":
+                    time.sleep(fault.seconds)
+                    fault = None
+                if fault is not None and fault.kind == "status":
+                    headers = {"Content-Type": "text/html; charset=utf-8"}
+                    if fault.retry_after is not None:
+                        headers["Retry-After"] = str(fault.retry_after)
+                    response = Response(fault.status, fault.body or b"<html>error</html>", headers)
+                elif fault is not None and fault.kind == "malformed":
+                    response = Response(200, fault.body or b"<broken", {})
+                else:
+                    response = simulator.handler(request)
+                self.send_response(response.status)
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_GET = _serve  # noqa: N815  (the names http.server calls)
+            do_POST = _serve  # noqa: N815
+            do_PUT = _serve  # noqa: N815
+
+        return _Handler

@@ -1,0 +1,1 @@
+"""Transports shared by every adapter: HTTP (REST, SOAP), file drops, AMQP. Written once."""
