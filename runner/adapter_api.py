@@ -30,6 +30,7 @@ __all__ = [
     "AdapterConfig",
     "AdapterSpec",
     "CallContext",
+    "Connection",
     "MessageRejected",
     "MessageType",
     "NoParams",
@@ -133,7 +134,21 @@ class PollContext(Protocol):
         ...
 
 
+class Connection(Protocol):
+    """An open link to one system: sends calls, returns answers; ``close`` releases it."""
+
+    def send(self, call: Outgoing) -> RawMessage:
+        """Make ``call`` and return the answer (any status); raise ``TransientError`` when no
+        answer came (timeout, refused or dropped connection)."""
+        ...
+
+    def close(self) -> None:
+        """Release the link."""
+        ...
+
+
 Verifier = Callable[[str, RawMessage, AdapterConfig], None]
+Connector = Callable[[AdapterConfig], Connection]
 Poller = Callable[[PollContext, AdapterConfig], None]
 Framer = Callable[[str, bytes, AdapterConfig, CallContext], Outgoing]
 Variables = Callable[[str, AdapterConfig, CallContext], Mapping[str, object]]
@@ -162,6 +177,8 @@ class AdapterSpec:
     """Transforms only this system's mappings need, with their parameter models."""
     poll: Poller | None = None
     """One poll cycle, for systems the bus polls; the runtime schedules it."""
+    connect: Connector | None = None
+    """Open the link the bus sends outbound calls and polls through."""
 
     def message(self, message_id: str) -> MessageType:
         """The message type ``message_id``; ``KeyError`` lists the known ids."""

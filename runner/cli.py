@@ -150,6 +150,7 @@ def lint(
         typer.echo(str(issue))
     count = len(project.issues)
     typer.echo(
+        f"{len(project.routes)} routes, "
         f"{len(project.inbound) + len(project.outbound)} mappings, "
         f"{len(project.codes)} code tables: "
         f"{count} problem{'s' * (count != 1)}"

@@ -19,6 +19,7 @@ from runner.mapping.outbound import OutboundMapping, compile_outbound
 from runner.mapping.rules import Issue, did_you_mean
 from runner.mapping.transforms import TRANSFORMS
 from runner.registry import Registry, default_registry
+from runner.routes import Route, load_route
 from runner.yamlconf import LineDict, load_yaml, where
 
 __all__ = ["REPO_ROOT", "Project", "load_project"]
@@ -35,7 +36,13 @@ class Project:
     codes: dict[str, CodeTable] = field(default_factory=dict)
     inbound: dict[tuple[str, str], InboundMapping] = field(default_factory=dict)
     outbound: dict[tuple[str, str], OutboundMapping] = field(default_factory=dict)
+    routes: dict[str, Route] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+
+    def routes_from(self, system: str, message: str) -> list[Route]:
+        """The routes that start from ``system``/``message``."""
+        return [r for r in self.routes.values()
+                if (r.source.system, r.source.message) == (system, message)]
 
     def inbound_mapping(self, system: str, message: str) -> InboundMapping:
         """The inbound mapping of ``system``/``message``; ``ConfigError`` when there is none."""
@@ -165,4 +172,88 @@ def load_project(root: Path = REPO_ROOT, registry: Registry | None = None) -> Pr
         if mapping is not None:
             _check_outputs(mapping, spec, project)
             project.inbound[(mapping.system, mapping.message)] = mapping
+    _load_routes(project)
     return project
+
+
+def _load_routes(project: Project) -> None:
+    for path in sorted((project.root / "routes").glob("*.yaml")):
+        if path.name.endswith(".test.yaml"):
+            continue
+        node = _load(path, project.issues)
+        if node is None:
+            continue
+        route = load_route(node, project.issues)
+        if route is None:
+            continue
+        if path.stem != route.id:
+            project.issues.append(Issue(where(node, "id"), "id", f"route '{route.id}' is in "
+                                        f"{path.name}", "route_location",
+                                        f"name it routes/{route.id}.yaml"))
+        if route.id in project.routes:
+            project.issues.append(Issue(where(node, "id"), "id", f"route id '{route.id}' "
+                                        "is used twice", "duplicate_route"))
+        if _check_route(project, route, node):
+            project.routes[route.id] = route
+
+
+def _check_route(project: Project, route: Route, node: LineDict) -> bool:
+    """Cross-check a route against the adapters and mappings; True when it can run."""
+    before = len(project.issues)
+    source = node.get("from")
+    system, message = route.source.system, route.source.message
+    schema = None
+    if system not in project.registry:
+        project.issues.append(Issue(where(source, "system"), "system", f"unknown system "
+                                    f"'{system}'", "unknown_system",
+                                    did_you_mean(system, project.registry.ids())))
+    else:
+        adapter = project.registry.get(system)
+        known = [m.id for m in adapter.messages if m.direction == "inbound"]
+        if message not in known:
+            project.issues.append(Issue(where(source, "message"), "message", f"{system} has no "
+                                        f"inbound message '{message}'", "unknown_message",
+                                        did_you_mean(message, known)))
+        else:
+            schema = adapter.message(message).canonical
+            if (system, message) not in project.inbound:
+                project.issues.append(Issue(where(source, "message"), "message", f"no mapping "
+                                            f"mappings/{system}/{message}.yaml", "no_mapping"))
+    targets = node.get("to") or []
+    for index, destination in enumerate(route.to):
+        place = targets[index] if index < len(targets) else node
+        if destination.feed is not None:
+            if schema is not None and destination.feed != schema:
+                project.issues.append(Issue(where(place, "feed"), "feed", f"feed "
+                                            f"'{destination.feed}' does not carry {schema}, "
+                                            "what this route sends", "wrong_feed",
+                                            f"use feed: {schema}"))
+            continue
+        _check_destination(project, destination.system or "", destination.message or "",
+                           schema, place)
+    return len(project.issues) == before
+
+
+def _check_destination(
+    project: Project, system: str, message: str, schema: str | None, place: object
+) -> None:
+    if system not in project.registry:
+        project.issues.append(Issue(where(place, "system"), "system", f"unknown system "
+                                    f"'{system}'", "unknown_system",
+                                    did_you_mean(system, project.registry.ids())))
+        return
+    adapter = project.registry.get(system)
+    known = [m.id for m in adapter.messages if m.direction == "outbound"]
+    if message not in known:
+        project.issues.append(Issue(where(place, "message"), "message", f"{system} has no "
+                                    f"outbound message '{message}'", "unknown_message",
+                                    did_you_mean(message, known)))
+        return
+    mapping = project.outbound.get((system, message))
+    if mapping is None:
+        project.issues.append(Issue(where(place, "message"), "message", f"no mapping "
+                                    f"mappings/{system}/{message}.yaml", "no_mapping"))
+    elif schema is not None and mapping.source != schema:
+        project.issues.append(Issue(where(place, "message"), "message", f"{system} {message} "
+                                    f"renders {mapping.source}, this route carries {schema}",
+                                    "wrong_schema"))

@@ -8,15 +8,15 @@ retry decisions look only at our types.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import httpx
 
-from runner.adapter_api import Outgoing, RawMessage, TransientError
+from runner.adapter_api import AdapterConfig, Outgoing, RawMessage, TransientError
 from runner.stamp import now
 
-__all__ = ["HttpTransport", "map_httpx_errors"]
+__all__ = ["HttpTransport", "http_connector", "map_httpx_errors"]
 
 
 @contextmanager
@@ -25,11 +25,11 @@ def map_httpx_errors(system: str) -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise TransientError(f"{system}: timed out ({type(exc).__name__})",
-                             code="TIMEOUT") from exc
+        raise TransientError(f"{system}: timed out ({type(exc).__name__})", code="TIMEOUT") from exc
     except httpx.TransportError as exc:
-        raise TransientError(f"{system}: connection failed ({type(exc).__name__})",
-                             code="CONNECTION") from exc
+        raise TransientError(
+            f"{system}: connection failed ({type(exc).__name__})", code="CONNECTION"
+        ) from exc
 
 
 class HttpTransport:
@@ -67,3 +67,22 @@ class HttpTransport:
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+
+def http_connector(
+    system: str, *, connect_timeout_s: float = 5.0, read_timeout_s: float = 30.0
+) -> Callable[[AdapterConfig], HttpTransport]:
+    """An ``AdapterSpec.connect`` for systems reached over HTTP at ``config.endpoint``."""
+
+    def connect(config: AdapterConfig) -> HttpTransport:
+        endpoint = getattr(config, "endpoint", None)
+        if endpoint is None:
+            raise ValueError(f"{system} config has no endpoint")
+        return HttpTransport(
+            system,
+            str(endpoint),
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+        )
+
+    return connect
