@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from runner.adapter_api import RawMessage
+from runner.cli_stores import audit_app, dlq_app, trace_command
 from runner.errors import ConfigError, MessageRejected
 from runner.validate import validate_file
 
@@ -34,6 +35,9 @@ schemas_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(audit_app, name="audit")
+app.command("trace")(trace_command)
 
 
 def _version() -> str:
@@ -266,6 +270,80 @@ def render_command(
     sys.stdout.flush()
     sys.stdout.buffer.write(call.body)
     sys.stdout.buffer.flush()
+
+
+@app.command("test")
+def config_tests(
+    path: Annotated[
+        Path | None, typer.Argument(help="A *.test.yaml file or a folder (default: all).")
+    ] = None,
+) -> None:
+    """Run the config unit tests (*.test.yaml next to mappings and routes), no broker needed.
+
+    Prints one line per case and a diff for each failure; exits 1 when any case fails.
+    """
+    from runner.configtest import run_config_tests  # noqa: PLC0415
+    from runner.project import load_project  # noqa: PLC0415
+
+    project = load_project()
+    results = run_config_tests(project, path.resolve() if path else None)
+    for result in results:
+        typer.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.file.name}: {result.name}")
+        if not result.ok:
+            typer.echo(result.detail)
+    failed = sum(not r.ok for r in results)
+    typer.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed or not results:
+        raise typer.Exit(1)
+
+
+@app.command("run")
+def run_command(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Settings YAML: bus and store URLs, system configs."),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--for", help="Stop after this many seconds (default: run).")
+    ] = None,
+    poll: Annotated[bool, typer.Option(help="Run the pollers of polled systems.")] = True,
+) -> None:
+    """Run the bus: every route's inbound and delivery workers and the pollers, until stopped.
+
+    Refuses to start when `ebus lint` finds a problem. Stop with Ctrl-C or SIGTERM: workers
+    finish their batch, unsettled messages go back to their queues.
+    """
+    import signal  # noqa: PLC0415
+
+    from runner.engine.runtime import Runtime  # noqa: PLC0415
+    from runner.engine.services import Services  # noqa: PLC0415
+    from runner.logs import configure_logging  # noqa: PLC0415
+    from runner.project import load_project  # noqa: PLC0415
+    from runner.settings import load_settings  # noqa: PLC0415
+
+    project = load_project()
+    if project.issues:
+        for issue in project.issues:
+            typer.echo(str(issue), err=True)
+        raise _fail(f"refusing to start: {len(project.issues)} config problem(s); run ebus lint")
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    if not poll:
+        settings = settings.model_copy(update={"poll": False})
+    configure_logging()
+    services = Services.open(project, settings)
+    runtime = Runtime(services)
+    signal.signal(signal.SIGTERM, lambda *_: runtime.stop.set())
+    try:
+        runtime.start()
+        runtime.stop.wait(duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.shutdown()
+        services.close()
 
 
 def main() -> None:

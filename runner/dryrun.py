@@ -16,6 +16,7 @@ from runner.project import Project
 from runner.stamp import new_message_id, now, stamp
 from schemas import DeliveryOutcome, parse_envelope
 from schemas.envelope import Envelope
+from schemas.timeutil import SHANGHAI
 
 __all__ = ["DryRun", "map_message", "parse_now", "render_message"]
 
@@ -36,9 +37,8 @@ def parse_now(text: str | None) -> dt.datetime:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"--meta now='{text}' is not an ISO 8601 time") from None
-    from schemas.timeutil import to_canonical_datetime  # noqa: PLC0415
-
-    return to_canonical_datetime(value)
+    aware = value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
+    return aware.astimezone(SHANGHAI)  # milliseconds kept: signed timestamps may need them
 
 
 def map_message(project: Project, system: str, message: str, raw: RawMessage) -> DryRun:

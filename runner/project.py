@@ -41,8 +41,11 @@ class Project:
 
     def routes_from(self, system: str, message: str) -> list[Route]:
         """The routes that start from ``system``/``message``."""
-        return [r for r in self.routes.values()
-                if (r.source.system, r.source.message) == (system, message)]
+        return [
+            r
+            for r in self.routes.values()
+            if (r.source.system, r.source.message) == (system, message)
+        ]
 
     def inbound_mapping(self, system: str, message: str) -> InboundMapping:
         """The inbound mapping of ``system``/``message``; ``ConfigError`` when there is none."""
@@ -187,12 +190,24 @@ def _load_routes(project: Project) -> None:
         if route is None:
             continue
         if path.stem != route.id:
-            project.issues.append(Issue(where(node, "id"), "id", f"route '{route.id}' is in "
-                                        f"{path.name}", "route_location",
-                                        f"name it routes/{route.id}.yaml"))
+            project.issues.append(
+                Issue(
+                    where(node, "id"),
+                    "id",
+                    f"route '{route.id}' is in {path.name}",
+                    "route_location",
+                    f"name it routes/{route.id}.yaml",
+                )
+            )
         if route.id in project.routes:
-            project.issues.append(Issue(where(node, "id"), "id", f"route id '{route.id}' "
-                                        "is used twice", "duplicate_route"))
+            project.issues.append(
+                Issue(
+                    where(node, "id"),
+                    "id",
+                    f"route id '{route.id}' is used twice",
+                    "duplicate_route",
+                )
+            )
         if _check_route(project, route, node):
             project.routes[route.id] = route
 
@@ -204,33 +219,57 @@ def _check_route(project: Project, route: Route, node: LineDict) -> bool:
     system, message = route.source.system, route.source.message
     schema = None
     if system not in project.registry:
-        project.issues.append(Issue(where(source, "system"), "system", f"unknown system "
-                                    f"'{system}'", "unknown_system",
-                                    did_you_mean(system, project.registry.ids())))
+        project.issues.append(
+            Issue(
+                where(source, "system"),
+                "system",
+                f"unknown system '{system}'",
+                "unknown_system",
+                did_you_mean(system, project.registry.ids()),
+            )
+        )
     else:
         adapter = project.registry.get(system)
         known = [m.id for m in adapter.messages if m.direction == "inbound"]
         if message not in known:
-            project.issues.append(Issue(where(source, "message"), "message", f"{system} has no "
-                                        f"inbound message '{message}'", "unknown_message",
-                                        did_you_mean(message, known)))
+            project.issues.append(
+                Issue(
+                    where(source, "message"),
+                    "message",
+                    f"{system} has no inbound message '{message}'",
+                    "unknown_message",
+                    did_you_mean(message, known),
+                )
+            )
         else:
             schema = adapter.message(message).canonical
             if (system, message) not in project.inbound:
-                project.issues.append(Issue(where(source, "message"), "message", f"no mapping "
-                                            f"mappings/{system}/{message}.yaml", "no_mapping"))
+                project.issues.append(
+                    Issue(
+                        where(source, "message"),
+                        "message",
+                        f"no mapping mappings/{system}/{message}.yaml",
+                        "no_mapping",
+                    )
+                )
     targets = node.get("to") or []
     for index, destination in enumerate(route.to):
         place = targets[index] if index < len(targets) else node
         if destination.feed is not None:
             if schema is not None and destination.feed != schema:
-                project.issues.append(Issue(where(place, "feed"), "feed", f"feed "
-                                            f"'{destination.feed}' does not carry {schema}, "
-                                            "what this route sends", "wrong_feed",
-                                            f"use feed: {schema}"))
+                project.issues.append(
+                    Issue(
+                        where(place, "feed"),
+                        "feed",
+                        f"feed '{destination.feed}' does not carry {schema}, what this route sends",
+                        "wrong_feed",
+                        f"use feed: {schema}",
+                    )
+                )
             continue
-        _check_destination(project, destination.system or "", destination.message or "",
-                           schema, place)
+        _check_destination(
+            project, destination.system or "", destination.message or "", schema, place
+        )
     return len(project.issues) == before
 
 
@@ -238,22 +277,45 @@ def _check_destination(
     project: Project, system: str, message: str, schema: str | None, place: object
 ) -> None:
     if system not in project.registry:
-        project.issues.append(Issue(where(place, "system"), "system", f"unknown system "
-                                    f"'{system}'", "unknown_system",
-                                    did_you_mean(system, project.registry.ids())))
+        project.issues.append(
+            Issue(
+                where(place, "system"),
+                "system",
+                f"unknown system '{system}'",
+                "unknown_system",
+                did_you_mean(system, project.registry.ids()),
+            )
+        )
         return
     adapter = project.registry.get(system)
     known = [m.id for m in adapter.messages if m.direction == "outbound"]
     if message not in known:
-        project.issues.append(Issue(where(place, "message"), "message", f"{system} has no "
-                                    f"outbound message '{message}'", "unknown_message",
-                                    did_you_mean(message, known)))
+        project.issues.append(
+            Issue(
+                where(place, "message"),
+                "message",
+                f"{system} has no outbound message '{message}'",
+                "unknown_message",
+                did_you_mean(message, known),
+            )
+        )
         return
     mapping = project.outbound.get((system, message))
     if mapping is None:
-        project.issues.append(Issue(where(place, "message"), "message", f"no mapping "
-                                    f"mappings/{system}/{message}.yaml", "no_mapping"))
+        project.issues.append(
+            Issue(
+                where(place, "message"),
+                "message",
+                f"no mapping mappings/{system}/{message}.yaml",
+                "no_mapping",
+            )
+        )
     elif schema is not None and mapping.source != schema:
-        project.issues.append(Issue(where(place, "message"), "message", f"{system} {message} "
-                                    f"renders {mapping.source}, this route carries {schema}",
-                                    "wrong_schema"))
+        project.issues.append(
+            Issue(
+                where(place, "message"),
+                "message",
+                f"{system} {message} renders {mapping.source}, this route carries {schema}",
+                "wrong_schema",
+            )
+        )

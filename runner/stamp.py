@@ -7,13 +7,16 @@ The bus decides ``message_id`` (stable per source message: see the idempotency s
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from ulid import ULID
 
 from schemas import ENVELOPES
-from schemas.envelope import Envelope, EnvelopeDraft
-from schemas.timeutil import SHANGHAI
+from schemas.envelope import ULID_PATTERN, Envelope, EnvelopeDraft
+from schemas.timeutil import SHANGHAI, to_canonical_datetime
+
+_ULID = re.compile(ULID_PATTERN)
 
 __all__ = ["new_message_id", "now", "stamp"]
 
@@ -36,12 +39,15 @@ def stamp(
     causation_id: str | None = None,
 ) -> Envelope[Any]:
     """The published envelope of ``draft``."""
+    if not _ULID.fullmatch(message_id):
+        raise ValueError(f"message id '{message_id}' is not a ULID")
+    received = to_canonical_datetime(received_at)
     fields = dict(draft)
     fields.update(
         message_id=message_id,
         causation_id=causation_id,
-        received_at=received_at,
-        occurred_at=draft.occurred_at or received_at,
+        received_at=received,
+        occurred_at=draft.occurred_at or received,
     )
-    fields["schema"] = fields.pop("schema_name")
-    return ENVELOPES[draft.schema_name].model_validate(fields)
+    # The draft was validated field by field; the stamped values are checked above.
+    return ENVELOPES[draft.schema_name].model_construct(**fields)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from pydantic import BaseModel, ConfigDict
 
-from schemas.classes import DataClass, declared_class
+from schemas.classes import DataClass, classify, declared_class
 
 __all__ = ["CanonicalModel"]
 
@@ -28,3 +30,8 @@ class CanonicalModel(BaseModel):
     def field_class(self, name: str) -> DataClass:
         """The data class of field ``name`` for this instance (its declared class by default)."""
         return declared_class(type(self), name)
+
+    @cached_property
+    def data_class(self) -> DataClass:
+        """The highest class in this model's tree, computed once (the model is frozen)."""
+        return classify(self)

@@ -11,6 +11,7 @@ highest class among the payload's non-null, non-empty fields.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
@@ -27,14 +28,19 @@ def classed(level: DataClass) -> Any:
     return Field(json_schema_extra={_KEY: level})
 
 
+@cache
+def _declared(model: type[BaseModel]) -> dict[str, DataClass]:
+    levels: dict[str, DataClass] = {}
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra
+        level = extra.get(_KEY) if isinstance(extra, dict) else None
+        levels[name] = level if level in ("L1", "L2", "L3", "L4") else "L1"  # type: ignore[assignment]
+    return levels
+
+
 def declared_class(model: type[BaseModel], name: str) -> DataClass:
     """The class a field declares in its metadata, L1 when it declares none."""
-    extra = model.model_fields[name].json_schema_extra
-    if isinstance(extra, dict):
-        level = extra.get(_KEY)
-        if level in ("L1", "L2", "L3", "L4"):
-            return level  # type: ignore[return-value]
-    return "L1"
+    return _declared(model)[name]
 
 
 class Leaf(NamedTuple):
@@ -53,7 +59,7 @@ def _empty(value: Any) -> bool:
 def iter_leaves(model: BaseModel) -> Iterator[Leaf]:
     """Every non-model value in the tree below ``model``, with its effective class."""
     level_of = getattr(model, "field_class", None)
-    for name in type(model).model_fields:
+    for name in _declared(type(model)):
         value = getattr(model, name)
         if isinstance(value, BaseModel):
             yield from iter_leaves(value)
@@ -65,7 +71,53 @@ def iter_leaves(model: BaseModel) -> Iterator[Leaf]:
             yield Leaf(model, name, value, level)
 
 
+_RANK: dict[str, int] = {"L1": 1, "L2": 2, "L3": 3, "L4": 4}
+_NAMES: tuple[DataClass, ...] = ("L1", "L1", "L2", "L3", "L4")
+
+
+@cache
+def _contextual(model: type[BaseModel]) -> bool:
+    """True when the model decides some classes from its own values (overrides field_class)."""
+    own = getattr(model, "field_class", None)
+    return (
+        any(
+            "field_class" in vars(base)
+            for base in model.__mro__[:-1]
+            if base.__name__ not in ("CanonicalModel", "BaseModel")
+        )
+        and own is not None
+    )
+
+
 def classify(model: BaseModel) -> DataClass:
-    """The highest class among the non-null, non-empty values of ``model``'s tree."""
-    levels = [leaf.level for leaf in iter_leaves(model) if not _empty(leaf.value)]
-    return max(levels, default="L1")
+    """The highest class among the non-null, non-empty values of ``model``'s tree.
+
+    Hot path (every envelope): a plain loop over precomputed field classes, stopping at L4.
+    """
+    best = 1
+    stack = [model]
+    while stack:
+        current = stack.pop()
+        cls = type(current)
+        declared = _declared(cls)
+        contextual = _contextual(cls)
+        values = current.__dict__
+        for name, level in declared.items():
+            value = values[name]
+            if value is None:
+                continue
+            if isinstance(value, BaseModel):
+                stack.append(value)
+                continue
+            if isinstance(value, list | str | dict):
+                if not value:
+                    continue
+                if isinstance(value, list) and isinstance(value[0], BaseModel):
+                    stack.extend(value)
+                    continue
+            rank = _RANK[current.field_class(name) if contextual else level]  # type: ignore[attr-defined]
+            if rank > best:
+                best = rank
+                if best == 4:
+                    return "L4"
+    return _NAMES[best]

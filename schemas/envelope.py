@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from schemas.base import CanonicalModel
 from schemas.case_code import CaseCode
-from schemas.classes import DataClass, classify
+from schemas.classes import DataClass
 from schemas.text import Text
 from schemas.timeutil import CanonicalDatetime
 
@@ -52,7 +52,7 @@ class EnvelopeDraft(CanonicalModel, Generic[P]):
                 "schema '{got}' does not name the payload's schema '{want}'",
                 {"got": self.schema_name, "want": expected_schema},
             )
-        computed = classify(self.payload)
+        computed = self.payload.data_class
         if self.classification != computed:
             raise PydanticCustomError(
                 "envelope_classification",

@@ -93,7 +93,9 @@ class HttpSimulator:
 
     def start(self) -> HttpSimulator:
         """Start serving in a daemon thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -124,8 +126,11 @@ class HttpSimulator:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 request = Request(
-                    method=self.command, path=parts.path, query=parse_qs(parts.query),
-                    headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
                 )
                 with simulator._lock:
                     simulator.requests.append(request)

@@ -43,12 +43,14 @@ class HttpTransport:
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
         default_headers: Mapping[str, str] | None = None,
+        verify: str | bool = True,
     ) -> None:
         self.system = system
         self._client = httpx.Client(
             base_url=base_url,
             timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
             headers=dict(default_headers or {}),
+            verify=verify,
         )
 
     def send(self, call: Outgoing) -> RawMessage:

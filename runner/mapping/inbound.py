@@ -29,12 +29,14 @@ The envelope's ``case_code`` is the payload's unless the envelope section sets i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from runner.errors import MessageRejected
 from runner.mapping.codes import CodeTable
@@ -44,8 +46,12 @@ from runner.mapping.rules import Ctx, Issue, Rule, RuleCompiler, did_you_mean, i
 from runner.mapping.selectors import Selector
 from runner.mapping.transforms import TRANSFORMS, Transform
 from runner.yamlconf import LineDict, where
-from schemas import DRAFTS, PAYLOADS, DeliveryOutcome, classify, describe
+from schemas import DRAFTS, PAYLOADS, DeliveryOutcome, describe
+from schemas.base import CanonicalModel
+from schemas.case_code import CASE_CODE_PATTERN
 from schemas.envelope import EnvelopeDraft
+from schemas.text import normalize_text
+from schemas.timeutil import to_canonical_datetime
 
 __all__ = ["InboundMapping", "MapResult", "compile_inbound"]
 
@@ -167,7 +173,7 @@ class InboundMapping:
         ctx.field = "payload"
         data = output.payload(ctx)
         try:
-            payload: BaseModel = PAYLOADS[output.schema].model_validate(data)
+            payload: CanonicalModel = PAYLOADS[output.schema].model_validate(data)
         except ValidationError as exc:
             raise _rejection(exc, "payload") from None
         ctx.field = "source_message_id"
@@ -179,21 +185,57 @@ class InboundMapping:
         case_code = (
             output.case_code(ctx) if output.case_code else getattr(payload, "case_code", None)
         )
-        envelope = {
-            "schema": output.schema,
-            "source_system": self.system,
-            "source_message_id": str(source_id),
-            "case_code": case_code,
-            "classification": classify(payload),
-            "payload": payload,
-        }
+        occurred_at = None
         if output.occurred_at is not None:
             ctx.field = "occurred_at"
-            envelope["occurred_at"] = output.occurred_at(ctx)
-        try:
-            return DRAFTS[output.schema].model_validate(envelope)
-        except ValidationError as exc:
-            raise _rejection(exc, "") from None
+            occurred_at = output.occurred_at(ctx)
+        return _draft(output.schema, self.system, str(source_id), case_code, occurred_at, payload)
+
+
+_CASE_CODE = re.compile(CASE_CODE_PATTERN)
+
+
+def _draft(
+    schema: str,
+    system: str,
+    source_id: str,
+    case_code: Any,
+    occurred_at: Any,
+    payload: CanonicalModel,
+) -> EnvelopeDraft[Any]:
+    """The envelope draft of a validated payload.
+
+    The payload was validated once; the envelope's own fields are checked here, so the draft is
+    constructed without validating the payload a second time (the hot path of every message).
+    """
+    if case_code is not None and not (
+        isinstance(case_code, str) and _CASE_CODE.fullmatch(case_code)
+    ):
+        raise MessageRejected(
+            f"'{case_code}' is not a case code", field="case_code", rule="case_code_format"
+        )
+    payload_code = getattr(payload, "case_code", None)
+    if payload_code is not None and payload_code != case_code:
+        raise MessageRejected(
+            "payload case_code differs from the envelope's",
+            field="case_code",
+            rule="envelope_case_code",
+        )
+    if not source_id.strip():
+        raise MessageRejected("empty source message id", field="source_message_id", rule="required")
+    try:
+        occurred = None if occurred_at is None else to_canonical_datetime(occurred_at)
+    except PydanticCustomError as exc:
+        raise MessageRejected(exc.message(), field="occurred_at", rule=exc.type) from None
+    return DRAFTS[schema].model_construct(
+        schema_name=schema,
+        source_system=system,
+        source_message_id=normalize_text(source_id),
+        case_code=case_code,
+        classification=payload.data_class,
+        payload=payload,
+        occurred_at=occurred,
+    )
 
 
 def _truthy(value: Any) -> bool:

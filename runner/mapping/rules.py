@@ -44,7 +44,7 @@ from schemas.text import normalize_text
 
 __all__ = ["SOURCE_KEYS", "Ctx", "Issue", "Rule", "RuleCompiler"]
 
-SOURCE_KEYS = ("from", "const", "var", "concat", "first", "if", "case_code", "each")
+SOURCE_KEYS = ("from", "const", "var", "concat", "first", "if", "case_code_of", "each")
 MODIFIERS = ("transform", "codes", "required")
 _RULE_KEYS = frozenset((*SOURCE_KEYS, *MODIFIERS, "then", "else", "fields", "value"))
 
@@ -210,7 +210,7 @@ class RuleCompiler:
             then = self.compile(spec.get("then"), spec, "then")
             other = self.compile(spec.get("else"), spec, "else")
             return lambda ctx: then(ctx) if _truthy(test(ctx.node)) else other(ctx)
-        if kind == "case_code":
+        if kind == "case_code_of":
             return self._case_code(spec, value)
         return self._each(spec, value, key)
 
@@ -235,7 +235,10 @@ class RuleCompiler:
         needed = ("division_code", "registered_at", "domain", "case_no")
         if not isinstance(inputs, dict) or set(inputs) != set(needed):
             self.issue(
-                spec, "case_code", f"case_code takes exactly {', '.join(needed)}", "bad_case_code"
+                spec,
+                "case_code_of",
+                f"case_code_of takes exactly {', '.join(needed)}",
+                "bad_case_code",
             )
             return lambda _ctx: None
         parts = {name: self.compile(inputs[name], inputs, name) for name in needed}

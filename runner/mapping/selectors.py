@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +25,7 @@ __all__ = ["Selector", "compile_list_selector", "compile_selector", "node_text"]
 Selector = Callable[[Any], Any]
 
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+_CHILD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 def node_text(node: Any) -> Any:
@@ -30,12 +33,31 @@ def node_text(node: Any) -> Any:
     if isinstance(node, etree._Element):
         if node.get(_XSI_NIL) == "true":
             return None
+        if len(node) == 0:
+            return node.text or ""
         return "".join(str(text) for text in node.itertext())
     if isinstance(node, bytes):
         return node.decode("utf-8")
     if isinstance(node, str):
         return str(node)  # lxml "smart strings" hold a reference to the tree: drop it
     return node
+
+
+_memo = threading.local()
+
+
+def _children(node: Any) -> dict[str, Any]:
+    """The first child element of each tag name, indexed once per record (per thread).
+
+    A record's fields are read one after another, so the index of the last node is kept.
+    """
+    if getattr(_memo, "node", None) is node:
+        return _memo.children  # type: ignore[no-any-return]
+    children: dict[str, Any] = {}
+    for child in node.iterchildren(tag=etree.Element):
+        children.setdefault(child.tag, child)
+    _memo.node, _memo.children = node, children
+    return children
 
 
 def _xpath(expression: str, namespaces: dict[str, str]) -> etree.XPath:
@@ -55,6 +77,14 @@ def _jmes(expression: str) -> Any:
 def compile_selector(expression: str, fmt: Format, namespaces: dict[str, str]) -> Selector:
     """A function ``record -> value`` for ``expression`` (ValueError when it does not compile)."""
     if fmt == "xml":
+        if _CHILD.fullmatch(expression):
+            name = expression  # a plain child name: read from the record's child index
+
+            def select_child(node: Any) -> Any:
+                child = _children(node).get(name)
+                return None if child is None else node_text(child)
+
+            return select_child
         xpath = _xpath(expression, namespaces)
 
         def select_xml(node: Any) -> Any:

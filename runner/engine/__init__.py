@@ -1,0 +1,1 @@
+"""The runtime: inbound workers, delivery workers and pollers on the bus, with audit."""

@@ -1,0 +1,361 @@
+"""The delivery worker of one destination: canonical envelopes in, calls to the system out.
+
+Per batch from ``ebus.deliver.<route>.<destination>``: skip what this destination already
+received (idempotency), group the rest into calls (the mapping's batch size), render, frame and
+send each call with quick in-process retries (tenacity: exponential backoff with jitter), map
+the answer to a delivery outcome, and settle every message by its record's status:
+
+- accepted → marked delivered, audited, acknowledged;
+- rejected, or ``batch_failed`` → dead-lettered with the peer's code, after one attempt;
+- retry, ``batch_retry``, a timeout → republished with a durable delay (exponential, capped,
+  or the peer's ``Retry-After``) until the route's attempts are spent, then dead-lettered.
+
+A circuit breaker per destination holds calls back while the system keeps failing; a slow or
+broken destination only ever delays its own queue.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from runner.adapter_api import CallContext, RawMessage
+from runner.bus import ACK, Disposition, Message
+from runner.engine.breaker import CircuitBreaker
+from runner.engine.codec import ATTEMPTS, CASE_CODE, decode_envelope
+from runner.engine.plan import DestinationPlan
+from runner.engine.services import Services
+from runner.errors import MessageRejected, PermanentError, TransientError
+from runner.logs import get_logger
+from runner.stamp import now
+from runner.stores.audit import AuditEvent
+from runner.stores.dead_letters import Attempt, DeadLetter
+from schemas import DeliveryOutcome
+
+__all__ = ["DeliveryWorker"]
+
+log = get_logger("ebus.delivery")
+
+
+@dataclass(frozen=True)
+class _Settle:
+    """The fate of one message of a call."""
+
+    status: str  # accepted | rejected | retry
+    code: str | None = None
+    reason: str = ""
+    record_id: str | None = None
+    retry_after: float | None = None
+
+
+class DeliveryWorker:
+    """Delivers one route destination's queue to its system."""
+
+    def __init__(
+        self, services: Services, plan: DestinationPlan, sequence: Callable[[], int] | None = None
+    ) -> None:
+        destination = plan.destination
+        if not (destination.system and destination.message and plan.queue):
+            raise ValueError(f"{plan.route}/{plan.key} is not a system destination")
+        self.services = services
+        self.plan = plan
+        self.queue = plan.queue
+        self.system = destination.system
+        self.message = destination.message
+        self.policy = destination.retry
+        self.adapter = services.project.registry.get(self.system)
+        self.mapping = services.project.outbound_mapping(self.system, self.message)
+        kind = self.adapter.message(self.message)
+        self.answer = (
+            services.project.inbound_mapping(self.system, kind.response) if kind.response else None
+        )
+        self.breaker = CircuitBreaker(destination.breaker.failures, destination.breaker.cooldown)
+        self.batch_size = min(destination.batch or self.mapping.batch_max, self.mapping.batch_max)
+        self._sequence = sequence or _counter()
+        self.name = f"{plan.route}/{plan.key}"
+        self.ordered = destination.ordered
+        self._held: dict[str, float] = {}  # case_code → monotonic time its retry is due
+
+    def __call__(self, batch: list[Message]) -> list[Disposition]:
+        """Handle one batch (the bus handler)."""
+        wait = self.breaker.wait_s()
+        if wait > 0:
+            return self._postpone(batch, wait, "circuit open")
+        dispositions: list[Disposition | None] = [None] * len(batch)
+        ready: list[int] = []
+        for index, item in enumerate(batch):
+            hold = self._hold_s(item)
+            if hold > 0:
+                dispositions[index] = self._postpone([item], hold, "case held for order")[0]
+            else:
+                ready.append(index)
+        for start in range(0, len(ready), self.batch_size):
+            chunk = ready[start : start + self.batch_size]
+            for index, disposition in zip(
+                chunk, self._call([batch[i] for i in chunk]), strict=True
+            ):
+                dispositions[index] = disposition
+        return [d if d is not None else ACK for d in dispositions]
+
+    def _hold_s(self, item: Message) -> float:
+        """For an ordered destination: how long this message's case is held behind a retry."""
+        case = item.headers.get(CASE_CODE)
+        if not self.ordered or not case:
+            return 0.0
+        due = self._held.get(str(case), 0.0)
+        remaining = due - time.monotonic()
+        if remaining <= 0:
+            self._held.pop(str(case), None)
+            return 0.0
+        return remaining + 0.01
+
+    # --- one call ---------------------------------------------------------------------------
+
+    def _call(self, chunk: list[Message]) -> list[Disposition]:
+        envelopes = [decode_envelope(m) for m in chunk]
+        fresh = [
+            i
+            for i, e in enumerate(envelopes)
+            if not self.services.idempotency.was_delivered(self.name, e.message_id)
+        ]
+        settles: dict[int, _Settle] = {
+            i: _Settle("accepted", reason="already delivered")
+            for i in range(len(chunk))
+            if i not in fresh
+        }
+        if fresh:
+            try:
+                outcome = self._send([envelopes[i] for i in fresh])
+                settles |= {fresh[j]: s for j, s in enumerate(self._settles(outcome, len(fresh)))}
+            except TransientError as exc:
+                self.breaker.failure()
+                settles |= {
+                    i: _Settle("retry", exc.code, str(exc), retry_after=exc.retry_after)
+                    for i in fresh
+                }
+            except (PermanentError, MessageRejected) as exc:
+                code = getattr(exc, "code", None) or getattr(exc, "rule", None)
+                settles |= {i: _Settle("rejected", code, str(exc)) for i in fresh}
+        return [self._settle(chunk[i], envelopes[i], settles[i]) for i in range(len(chunk))]
+
+    def _send(self, envelopes: list[Any]) -> DeliveryOutcome:
+        config = self.services.config(self.system)
+        call = CallContext(now=now(), nonce=uuid.uuid4().hex, sequence=self._sequence())
+        variables = (
+            dict(self.adapter.variables(self.message, config, call))
+            if self.adapter.variables
+            else {}
+        )
+        document = self.mapping.render(envelopes, variables)
+        outgoing = self.adapter.outgoing(self.message, document, config, call)
+        connection = self.services.connection(self.system)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.policy.in_process + 1),
+            wait=wait_random_exponential(multiplier=0.2, max=self.policy.in_process_max),
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                answer = connection.send(outgoing)
+                answer = RawMessage(
+                    answer.body,
+                    answer.headers,
+                    {**answer.meta, "records": str(len(envelopes))},
+                    answer.received_at,
+                )
+                outcome = self._outcome(answer, config)
+                if outcome.outcome == "batch_retry":
+                    raise TransientError(
+                        f"{self.system} asked to retry the call",
+                        code=outcome.code,
+                        retry_after=outcome.retry_after_s,
+                    )
+        self.breaker.success()
+        return outcome
+
+    def _outcome(self, answer: RawMessage, config: Any) -> DeliveryOutcome:
+        """The delivery outcome of an answer.
+
+        The answer's mapping decides; an answer it cannot read leaves the outcome unknown
+        (canonical.md), so the whole call is sent again — except a plain 4xx, which is final.
+        """
+        status = int(answer.meta.get("status", "200"))
+        retry_after = _retry_after(answer)
+        if self.answer is not None:
+            try:
+                body = self.adapter.inbound(self.answer.message, answer, config)
+                result = self.answer.apply(body)
+            except MessageRejected as exc:
+                if 400 <= status < 500 and status not in (408, 429):
+                    return _whole("batch_failed", f"HTTP{status}", None)
+                raise TransientError(
+                    f"{self.system} answer unusable ({exc.rule})",
+                    code=f"HTTP{status}",
+                    retry_after=retry_after,
+                ) from exc
+            if result.outcome is None:
+                raise TransientError(
+                    f"{self.system} answered with data, not an outcome", code=f"HTTP{status}"
+                )
+            return result.outcome
+        if 200 <= status < 300:
+            return _whole("complete", str(status), None)
+        retry = status in (408, 429) or status >= 500
+        return _whole(
+            "batch_retry" if retry else "batch_failed",
+            f"HTTP{status}",
+            int(retry_after) if retry_after is not None else None,
+        )
+
+    def _settles(self, outcome: DeliveryOutcome, count: int) -> list[_Settle]:
+        kind = outcome.outcome
+        if kind in ("complete", "pending"):
+            by_index = {r.index: r for r in outcome.records}
+            return [
+                _Settle(
+                    "accepted",
+                    outcome.code,
+                    record_id=by_index[i].record_id if i in by_index else None,
+                )
+                for i in range(count)
+            ]
+        if kind == "partial":
+            by_index = {r.index: r for r in outcome.records}
+            return [
+                _Settle(
+                    by_index[i].status if i in by_index else "retry",
+                    by_index[i].code if i in by_index else outcome.code,
+                    f"record {i}: {by_index[i].status if i in by_index else 'unanswered'}",
+                    by_index[i].record_id if i in by_index else None,
+                )
+                for i in range(count)
+            ]
+        if kind == "batch_retry":
+            return [
+                _Settle(
+                    "retry",
+                    outcome.code,
+                    "the peer asked to retry",
+                    retry_after=outcome.retry_after_s,
+                )
+            ] * count
+        return [_Settle("rejected", outcome.code, f"{kind} (code {outcome.code})")] * count
+
+    # --- settling ---------------------------------------------------------------------------
+
+    def _settle(self, item: Message, envelope: Any, settle: _Settle) -> Disposition:
+        if settle.status == "accepted":
+            if settle.reason != "already delivered":
+                self.services.idempotency.mark_delivered(self.name, envelope.message_id)
+                self._audit(
+                    "delivered", envelope, {"code": settle.code, "record_id": settle.record_id}
+                )
+            return ACK
+        history = [
+            *_attempts(item),
+            {"at": now().isoformat(), "error": settle.reason[:300], "code": settle.code},
+        ]
+        if settle.status == "retry" and len(history) < self.policy.attempts:
+            delay = (
+                settle.retry_after
+                if settle.retry_after is not None
+                else _backoff(len(history), self.policy.initial, self.policy.max_delay)
+            )
+            self.services.bus.publish(
+                self.queue, [item.forward(**{ATTEMPTS: json.dumps(history)})], delay_s=delay
+            )
+            if self.ordered and envelope.case_code:
+                self._held[envelope.case_code] = time.monotonic() + delay
+            self._audit(
+                "retried",
+                envelope,
+                {"code": settle.code, "attempt": len(history), "delay_s": round(delay, 3)},
+            )
+            return ACK
+        self.services.dead_letters.put(
+            DeadLetter(
+                system=self.system,
+                message_type=self.message,
+                stage="delivery",
+                reason=settle.reason or f"refused with code {settle.code}",
+                rule=settle.code,
+                body=item.body,
+                route=self.plan.route,
+                destination=self.plan.key,
+                source_message_id=envelope.source_message_id,
+                message_id=envelope.message_id,
+                case_code=envelope.case_code,
+                attempts=tuple(Attempt.model_validate(a) for a in history),
+                headers={k: v for k, v in item.headers.items() if v is not None},
+            )
+        )
+        self._audit("dead_lettered", envelope, {"code": settle.code, "attempts": len(history)})
+        return ACK
+
+    def _postpone(self, batch: list[Message], wait: float, why: str) -> list[Disposition]:
+        self.services.bus.publish(self.queue, [m.forward() for m in batch], delay_s=wait)
+        log.info(
+            "postponed", destination=self.name, messages=len(batch), why=why, delay_s=round(wait, 1)
+        )
+        return [ACK] * len(batch)
+
+    def _audit(self, kind: str, envelope: Any, detail: dict[str, Any]) -> None:
+        self.services.audit.append(
+            AuditEvent(
+                kind=kind,
+                system=self.system,
+                message_type=self.message,
+                route=self.plan.route,
+                destination=self.plan.key,
+                message_id=envelope.message_id,
+                source_message_id=envelope.source_message_id,
+                case_code=envelope.case_code,
+                detail=detail,
+            )
+        )
+
+
+def _whole(kind: Any, code: str, retry_after: int | None) -> DeliveryOutcome:
+    return DeliveryOutcome(outcome=kind, code=code, retry_after_s=retry_after, records=[])
+
+
+def _retry_after(answer: RawMessage) -> float | None:
+    value = answer.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _attempts(item: Message) -> list[dict[str, Any]]:
+    raw = item.headers.get(ATTEMPTS)
+    return list(json.loads(str(raw))) if raw else []
+
+
+def _backoff(attempt: int, initial: float, cap: float) -> float:
+    """Exponential delay with full jitter: uniform in [base/2, base], base = initial·2^(n-1)."""
+    base = min(cap, initial * 2 ** (attempt - 1))
+    return random.uniform(base / 2, base)
+
+
+def _counter() -> Callable[[], int]:
+    state = {"n": 0}
+
+    def next_value() -> int:
+        state["n"] = state["n"] % 9999 + 1
+        return state["n"]
+
+    return next_value

@@ -1,0 +1,170 @@
+"""The inbound worker: raw wire messages in, canonical envelopes out to feeds and destinations.
+
+For each batch from ``ebus.in.<system>.<message>``: decode, verify and map every message (a
+message that cannot be mapped goes to the dead-letter store with its reason, and the batch
+goes on), claim a stable message id per (source system, source message id), stamp, run the
+routes' steps, publish to the canonical feeds and the delivery queues (confirmed), append the
+audit events, and only then acknowledge the batch: store, then ack.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.bus import ACK, Disposition, Message, OutMessage
+from runner.engine.codec import DESTINATION, ROUTE, decode_raw, encode_envelope
+from runner.engine.plan import RoutePlan
+from runner.engine.services import Services
+from runner.errors import MessageRejected
+from runner.logs import get_logger
+from runner.stamp import stamp
+from runner.stores.audit import AuditEvent
+from runner.stores.dead_letters import DeadLetter
+from schemas.envelope import Envelope
+
+__all__ = ["InboundWorker"]
+
+log = get_logger("ebus.inbound")
+
+
+@dataclass
+class _Outbox:
+    """What one batch publishes and records, collected before anything is sent."""
+
+    by_target: dict[str, list[OutMessage]] = field(default_factory=lambda: defaultdict(list))
+    events: list[AuditEvent] = field(default_factory=list)
+    rejected: int = 0
+    mapped: int = 0
+
+
+class InboundWorker:
+    """Maps the raw messages of one inbound queue and fans them out along its routes."""
+
+    def __init__(
+        self, services: Services, system: str, message: str, plans: Sequence[RoutePlan]
+    ) -> None:
+        self.services = services
+        self.system = system
+        self.message = message
+        self.plans = tuple(plans)
+        self.adapter = services.project.registry.get(system)
+        self.mapping = services.project.inbound_mapping(system, message)
+
+    def __call__(self, batch: list[Message]) -> list[Disposition]:
+        """Handle one batch (the bus handler)."""
+        outbox = _Outbox()
+        drafts: list[tuple[Message, Any, dt.datetime]] = []
+        for item in batch:
+            drafts += self._map(item, outbox)
+        claims = self.services.idempotency.claim_many(
+            [(self.system, draft.source_message_id) for _, draft, _ in drafts]
+        )
+        for (_item, draft, received), claim in zip(drafts, claims, strict=True):
+            envelope = stamp(draft, message_id=claim.message_id, received_at=received)
+            self._fan_out(envelope, claim.first_time, outbox)
+        for target, messages in outbox.by_target.items():
+            self.services.bus.publish(target, messages)
+        self.services.audit.append_many(outbox.events)
+        log.info(
+            "inbound batch",
+            system=self.system,
+            message=self.message,
+            size=len(batch),
+            mapped=outbox.mapped,
+            rejected=outbox.rejected,
+        )
+        return [ACK] * len(batch)
+
+    def _map(self, item: Message, outbox: _Outbox) -> list[tuple[Message, Any, dt.datetime]]:
+        _, _, raw = decode_raw(item)
+        received = raw.received_at or dt.datetime.now(dt.UTC)
+        try:
+            config = (
+                self.services.config(self.system)
+                if self.adapter.verify or self.adapter.prepare
+                else None
+            )
+            body = self.adapter.inbound(self.message, raw, config) if config else raw.body
+            result = self.mapping.apply(body, encoding=raw.meta.get("encoding"))
+        except MessageRejected as exc:
+            self._reject(exc.located(system=self.system, message=self.message), item, outbox)
+            return []
+        if result.outcome is not None:
+            reason = (
+                f"an answer, not data: outcome {result.outcome.outcome} code {result.outcome.code}"
+            )
+            self._reject(
+                MessageRejected(
+                    reason, system=self.system, message=self.message, rule="answer_not_data"
+                ),
+                item,
+                outbox,
+            )
+            return []
+        outbox.events.append(
+            AuditEvent(
+                kind="received",
+                system=self.system,
+                message_type=self.message,
+                detail={"bytes": len(raw.body), "records": len(result.envelopes)},
+            )
+        )
+        return [(item, draft, received) for draft in result.envelopes]
+
+    def _reject(self, error: MessageRejected, item: Message, outbox: _Outbox) -> None:
+        outbox.rejected += 1
+        self.services.dead_letters.put(
+            DeadLetter.from_error(
+                error,
+                stage="inbound",
+                body=item.body,
+                headers={k: v for k, v in item.headers.items() if v is not None},
+            )
+        )
+        outbox.events.append(
+            AuditEvent(
+                kind="rejected",
+                system=self.system,
+                message_type=self.message,
+                source_message_id=error.source_message_id,
+                detail={"rule": error.rule, "field": error.field, "reason": error.reason[:300]},
+            )
+        )
+        log.warning(
+            "rejected", system=self.system, message=self.message, rule=error.rule, field=error.field
+        )
+
+    def _fan_out(self, envelope: Envelope[Any], first_time: bool, outbox: _Outbox) -> None:
+        outbox.mapped += 1
+        view = envelope.model_dump(mode="json")
+        sent_to: list[str] = []
+        for plan in self.plans:
+            for destination in plan.select(view):
+                target = destination.feed_target or destination.queue
+                assert target is not None
+                outbox.by_target[target].append(
+                    encode_envelope(
+                        envelope, **{ROUTE: plan.route.id, DESTINATION: destination.key}
+                    )
+                )
+                sent_to.append(f"{plan.route.id}/{destination.key}")
+        outbox.events.append(
+            AuditEvent(
+                kind="mapped",
+                system=self.system,
+                message_type=self.message,
+                message_id=envelope.message_id,
+                source_message_id=envelope.source_message_id,
+                case_code=envelope.case_code,
+                detail={
+                    "schema": envelope.schema_name,
+                    "classification": envelope.classification,
+                    "to": sent_to,
+                    "first_time": first_time,
+                },
+            )
+        )

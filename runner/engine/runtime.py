@@ -1,0 +1,126 @@
+"""The bus process: every worker of the compiled routes on threads, until told to stop.
+
+One thread per inbound queue (mapping and fan-out), one per destination queue (delivery, so a
+slow destination only delays itself), one per polled system. ``ebus run`` starts this; run as
+many processes as needed on RabbitMQ: they compete for the same queues.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from runner.bus import Handler
+from runner.bus.topology import inbound_queue
+from runner.engine.delivery import DeliveryWorker
+from runner.engine.inbound import InboundWorker
+from runner.engine.plan import build_plans, topology_of
+from runner.engine.polling import Poller
+from runner.engine.services import Services
+from runner.logs import get_logger
+
+__all__ = ["Runtime"]
+
+log = get_logger("ebus.runtime")
+
+
+@dataclass
+class Runtime:
+    """The workers of one process over shared services."""
+
+    services: Services
+    batch_size: int = 100
+    batch_wait_s: float = 0.02
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+    inbound: dict[str, InboundWorker] = field(default_factory=dict)
+    delivery: dict[str, DeliveryWorker] = field(default_factory=dict)
+    pollers: dict[str, Poller] = field(default_factory=dict)
+
+    def prepare(self) -> None:
+        """Compile the plans, declare the topology and build the workers (no thread yet)."""
+        plans = build_plans(self.services.project)
+        self.services.bus.declare(topology_of(plans))
+        connected = set(self.services.settings.systems)
+        for (system, message), route_plans in plans.items():
+            queue = inbound_queue(system, message)
+            self.inbound[queue] = InboundWorker(self.services, system, message, route_plans)
+            for plan in route_plans:
+                for destination in plan.destinations:
+                    if destination.queue is None:
+                        continue
+                    if destination.destination.system not in connected:
+                        log.warning(
+                            "destination not configured: its messages wait",
+                            route=plan.route.id,
+                            destination=destination.key,
+                        )
+                        continue
+                    self.delivery[destination.queue] = DeliveryWorker(self.services, destination)
+            adapter = self.services.project.registry.get(system)
+            if (
+                self.services.settings.poll
+                and adapter.poll is not None
+                and system in connected
+                and system not in self.pollers
+            ):
+                interval = float(getattr(self.services.config(system), "poll_interval_s", 60))
+                self.pollers[system] = Poller(self.services, system, interval)
+
+    def start(self) -> None:
+        """Start every worker thread."""
+        if not self.inbound and not self.delivery:
+            self.prepare()
+        workers: dict[str, Handler] = {**self.inbound, **self.delivery}
+        for queue, worker in workers.items():
+            self._spawn(f"consume {queue}", self._consumer(queue, worker))
+        for system, poller in self.pollers.items():
+            self._spawn(f"poll {system}", self._polling(poller))
+        log.info(
+            "running",
+            inbound=len(self.inbound),
+            delivery=len(self.delivery),
+            pollers=len(self.pollers),
+        )
+
+    def _consumer(self, queue: str, handler: Handler) -> Callable[[], None]:
+        def consume() -> None:
+            self.services.bus.consume(
+                queue,
+                handler,
+                batch_size=self.batch_size,
+                batch_wait_s=self.batch_wait_s,
+                stop=self.stop,
+            )
+
+        return consume
+
+    def _polling(self, poller: Poller) -> Callable[[], None]:
+        return lambda: poller.run(self.stop)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        def guarded() -> None:
+            while not self.stop.is_set():
+                try:
+                    target()
+                    return
+                except Exception as exc:  # a worker must not die silently: log, back off, resume
+                    self.errors.append(exc)
+                    log.error(
+                        "worker failed, restarting",
+                        worker=name,
+                        error=f"{type(exc).__name__}: {str(exc)[:300]}",
+                    )
+                    self.stop.wait(1.0)
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Stop every worker and wait for them (unsettled messages return to their queues)."""
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=timeout_s)
