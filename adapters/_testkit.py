@@ -4,7 +4,7 @@ Not one of the 15 systems and not registered as an entry point: tests build a ``
 with it.
 
 ``testkit`` is a small adapter whose inbound message ``subject`` (one JSON object per message)
-maps to ``enforcement.credit_subject.v1`` and whose outbound message ``deliver`` POSTs the
+maps to ``enforcement.penalty_decision.v1`` and whose outbound message ``deliver`` POSTs the
 canonical envelope as JSON with an ``Idempotency-Key`` header. ``SinkServer`` is the loopback
 system that receives those calls: it counts distinct deliveries, and can answer 503 for a while
 or 400 for good. ``write_kit_project`` lays out the mappings and the route in a directory, so
@@ -59,12 +59,12 @@ def kit_adapter(connect: Any = None) -> AdapterSpec:
         summary="Loopback source and sink for the runtime's own tests.",
         config=KitConfig,
         messages=(
-            MessageType("subject", "inbound", "JSON object", "enforcement.credit_subject.v1"),
+            MessageType("subject", "inbound", "JSON object", "enforcement.penalty_decision.v1"),
             MessageType(
                 "deliver",
                 "outbound",
                 "POST /deliver",
-                "enforcement.credit_subject.v1",
+                "enforcement.penalty_decision.v1",
                 response="deliver_response",
             ),
             MessageType("deliver_response", "inbound", "JSON {code}", "delivery_outcome"),
@@ -83,12 +83,19 @@ _SUBJECT_MAPPING = """\
 system: testkit
 message: subject
 format: json
+vars:
+  decided_at: {from: decided, transform: [iso_datetime]}
+  case_code:
+    case_code_of: {division_code: {const: "350100"}, registered_at: {var: decided_at},
+                   domain: {const: SC}, case_no: {from: case, transform: [string]}}
 outputs:
-  - schema: enforcement.credit_subject.v1
+  - schema: enforcement.penalty_decision.v1
     envelope:
       source_message_id: {from: id, transform: [string]}
-      occurred_at: {from: updated, transform: [iso_datetime]}
+      occurred_at: {var: decided_at}
     payload:
+      decision_no: {concat: ["榕测罚〔2025〕", {from: id, transform: [string]}, "号"]}
+      case_code: {var: case_code}
       party:
         kind: {const: legal_person}
         name: name
@@ -98,23 +105,33 @@ outputs:
         legal_representative: {const: null}
         address: {const: null}
         division_code: {const: null}
-      registration_status: {const: active}
-      credit_level: level
-      credit_rated_on: {const: null}
-      registration_authority: {const: null}
-      updated_at: {from: updated, transform: [iso_datetime]}
+      violation_type: {const: 测试违法行为}
+      facts: {const: null}
+      legal_basis: {const: []}
+      penalty_basis: {const: null}
+      penalty_kinds: {const: [fine]}
+      fine_amount_yuan: {from: fine, transform: [yuan]}
+      confiscated_amount_yuan: {const: null}
+      license_affected: {const: null}
+      decided_at: {var: decided_at}
+      agency:
+        name: {const: 福州市市场监督管理局}
+        uscc: {const: 11350100MB0F22318E}
+        division_code: {const: "350100"}
+        domain: {const: SC}
+      publicity_until: {const: null}
 """
 
 _DELIVER_MAPPING = """\
 system: testkit
 message: deliver
-source: enforcement.credit_subject.v1
+source: enforcement.penalty_decision.v1
 format: json
 body:
   message_id: message_id
   case_code: case_code
+  decision_no: payload.decision_no
   uscc: payload.party.uscc
-  name: payload.party.name
 """
 
 _ANSWER_MAPPING = """\
@@ -135,12 +152,13 @@ answers:
 
 _ROUTE = """\
 id: testkit-subjects
-description: Test kit subjects to the sink, in order per case.
+description: Test kit penalty decisions to the sink, in order per case.
 from: {system: testkit, message: subject}
 to:
-  - feed: enforcement.credit_subject.v1
+  - feed: enforcement.penalty_decision.v1
   - system: testkit
     message: deliver
+    ordered: true
     retry: {attempts: 4, initial: 200ms, max_delay: 1s, in_process: 1, in_process_max: 50ms}
     breaker: {failures: 50, cooldown: 1s}
 """
@@ -166,30 +184,35 @@ def _uscc(n: int) -> str:
     return body + uscc_check_char(body)
 
 
-def make_subject(n: int) -> bytes:
-    """The wire bytes of test subject number ``n`` (a valid USCC, a stable id)."""
+def make_subject(n: int, cases: int = 10) -> bytes:
+    """The wire bytes of test decision number ``n``: a valid USCC, a stable id, one of
+    ``cases`` cases (several decisions share a case, so their order can be checked)."""
     return json.dumps(
         {
             "id": n,
+            "case": f"CASE-{n % cases}",
             "name": f"福州测试企业{n}有限公司",
             "uscc": _uscc(n),
-            "level": "ABCD"[n % 4],
-            "updated": "2025-05-06T09:30:00",
+            "fine": f"{100 + n}.00",
+            "decided": "2025-05-06T09:30:00",
         },
         ensure_ascii=False,
     ).encode()
 
 
 class SinkServer:
-    """The receiving end of ``testkit deliver``: counts deliveries per idempotency key.
+    """The receiving end of ``testkit deliver``, an idempotent destination.
 
-    ``fail_with(status, times)`` answers the next calls with an HTTP status; ``refuse()`` makes
-    every call a permanent 400-style refusal (answer code ``E400``).
+    ``calls`` counts the calls per idempotency key (a key seen twice is a duplicate call, which
+    the sink acknowledges without storing again); ``stored`` holds each decision once, and
+    ``order`` the decision numbers per case in the order they were stored. Faults are injected
+    with ``server.inject``; ``refuse()`` makes every call a permanent refusal (code ``E400``).
     """
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
-        self.order: list[str] = []
+        self.stored: set[str] = set()
+        self.order: dict[str, list[int]] = {}
         self._refuse = False
         self._lock = threading.Lock()
         self.server = HttpSimulator(self._handle)
@@ -198,9 +221,13 @@ class SinkServer:
         key = request.headers.get("idempotency-key", "")
         if self._refuse:
             return Response(200, b'{"code":"E400"}', {"content-type": "application/json"})
+        record = json.loads(request.body)
         with self._lock:
             self.calls[key] += 1
-            self.order.append(json.loads(request.body)["uscc"])
+            if key not in self.stored:
+                self.stored.add(key)
+                number = int(record["decision_no"].split("〕")[1].removesuffix("号"))
+                self.order.setdefault(record["case_code"], []).append(number)
         return Response(200, b'{"code":"0"}', {"content-type": "application/json"})
 
     def refuse(self) -> None:

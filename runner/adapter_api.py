@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from runner.errors import MessageRejected, PermanentError, TransientError
+from runner.mapping.documents import parse_xml
 from runner.mapping.transforms import NoParams, Params, Transform
 from runner.mapping.transforms import define as define_transform
 
@@ -42,6 +43,7 @@ __all__ = [
     "Transform",
     "TransientError",
     "define_transform",
+    "parse_xml",
 ]
 
 Direction = Literal["inbound", "outbound"]
@@ -115,7 +117,10 @@ class PollContext(Protocol):
     commits its new cursor only after everything it emitted is stored.
     """
 
-    now: dt.datetime
+    @property
+    def now(self) -> dt.datetime:
+        """The current time (a live clock: a long cycle signs each request with a fresh one)."""
+        ...
 
     def cursor(self) -> dict[str, Any] | None:
         """The cursor committed by the last complete cycle, None on the first."""

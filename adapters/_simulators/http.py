@@ -128,7 +128,7 @@ class HttpSimulator:
                 request = Request(
                     method=self.command,
                     path=parts.path,
-                    query=parse_qs(parts.query),
+                    query=parse_qs(parts.query, keep_blank_values=True),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                 )

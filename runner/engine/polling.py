@@ -27,12 +27,16 @@ log = get_logger("ebus.poll")
 class BusPollContext:
     """One cycle's context: calls through the system's connection, emits to the bus."""
 
-    def __init__(self, services: Services, system: str, at: dt.datetime) -> None:
+    def __init__(self, services: Services, system: str) -> None:
         self.services = services
         self.system = system
-        self.now = at
         self.emitted = 0
         self._cursor_name = f"poll:{system}"
+
+    @property
+    def now(self) -> dt.datetime:
+        """The current time."""
+        return now()
 
     def cursor(self) -> dict[str, Any] | None:
         """The cursor of the last complete cycle."""
@@ -69,7 +73,7 @@ class Poller:
         """One cycle; returns the number of answers emitted."""
         assert self.adapter.poll is not None
         config: AdapterConfig = self.services.config(self.system)
-        context = BusPollContext(self.services, self.system, now())
+        context = BusPollContext(self.services, self.system)
         self.adapter.poll(context, config)
         self.cycles += 1
         return context.emitted
