@@ -43,9 +43,12 @@ class KitConfig(AdapterConfig):
 
 
 def _frame(message: str, document: bytes, config: AdapterConfig, call: CallContext) -> Outgoing:
-    key = json.loads(document)["message_id"]
+    keys = ",".join(r["message_id"] for r in json.loads(document)["records"])
     return Outgoing(
-        document, {"content-type": "application/json", "idempotency-key": key}, "POST", "/deliver"
+        document,
+        {"content-type": "application/json", "idempotency-keys": keys},
+        "POST",
+        "/deliver",
     )
 
 
@@ -127,11 +130,14 @@ system: testkit
 message: deliver
 source: enforcement.penalty_decision.v1
 format: json
-body:
+batch: {max: 100}
+record:
   message_id: message_id
   case_code: case_code
   decision_no: payload.decision_no
   uscc: payload.party.uscc
+body:
+  records: {var: records}
 """
 
 _ANSWER_MAPPING = """\
@@ -151,7 +157,7 @@ answers:
 """
 
 _ROUTE = """\
-id: testkit-subjects
+id: {route_id}
 description: Test kit penalty decisions to the sink, in order per case.
 from: {system: testkit, message: subject}
 to:
@@ -164,13 +170,13 @@ to:
 """
 
 
-def write_kit_project(root: Path) -> Path:
-    """Write the test kit's mappings and route under ``root``; return ``root``."""
+def write_kit_project(root: Path, route_id: str = "testkit-subjects") -> Path:
+    """Write the test kit's mappings and route ``route_id`` under ``root``; return ``root``."""
     files = {
         "mappings/testkit/subject.yaml": _SUBJECT_MAPPING,
         "mappings/testkit/deliver.yaml": _DELIVER_MAPPING,
         "mappings/testkit/deliver_response.yaml": _ANSWER_MAPPING,
-        "routes/testkit-subjects.yaml": _ROUTE,
+        f"routes/{route_id}.yaml": _ROUTE.replace("{route_id}", route_id),
     }
     for name, text in files.items():
         path = root / name
@@ -218,13 +224,14 @@ class SinkServer:
         self.server = HttpSimulator(self._handle)
 
     def _handle(self, request: Request) -> Response:
-        key = request.headers.get("idempotency-key", "")
         if self._refuse:
             return Response(200, b'{"code":"E400"}', {"content-type": "application/json"})
-        record = json.loads(request.body)
         with self._lock:
-            self.calls[key] += 1
-            if key not in self.stored:
+            for record in json.loads(request.body)["records"]:
+                key = record["message_id"]
+                self.calls[key] += 1
+                if key in self.stored:
+                    continue  # an idempotent destination: a repeat is acknowledged, not stored
                 self.stored.add(key)
                 number = int(record["decision_no"].split("〕")[1].removesuffix("号"))
                 self.order.setdefault(record["case_code"], []).append(number)

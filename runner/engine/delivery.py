@@ -32,7 +32,7 @@ from tenacity import (
 )
 
 from runner.adapter_api import CallContext, RawMessage
-from runner.bus import ACK, Disposition, Message
+from runner.bus import ACK, Disposition, Message, OutMessage
 from runner.engine.breaker import CircuitBreaker
 from runner.engine.codec import ATTEMPTS, CASE_CODE, decode_envelope
 from runner.engine.plan import DestinationPlan
@@ -148,7 +148,28 @@ class DeliveryWorker:
             except (PermanentError, MessageRejected) as exc:
                 code = getattr(exc, "code", None) or getattr(exc, "rule", None)
                 settles |= {i: _Settle("rejected", code, str(exc)) for i in fresh}
-        return [self._settle(chunk[i], envelopes[i], settles[i]) for i in range(len(chunk))]
+        retry_after = next(
+            (
+                s.retry_after
+                for s in settles.values()
+                if s.status == "retry" and s.retry_after is not None
+            ),
+            None,
+        )
+        tries = max((len(_attempts(m)) for m in chunk), default=0) + 1
+        delay = (
+            retry_after
+            if retry_after is not None
+            else _backoff(tries, self.policy.initial, self.policy.max_delay)
+        )
+        requeue: list[OutMessage] = []
+        dispositions = [
+            self._settle(chunk[i], envelopes[i], settles[i], delay, requeue)
+            for i in range(len(chunk))
+        ]
+        if requeue:  # one publish, in order: the call's messages come back together
+            self.services.bus.publish(self.queue, requeue, delay_s=delay)
+        return dispositions
 
     def _send(self, envelopes: list[Any]) -> DeliveryOutcome:
         config = self.services.config(self.system)
@@ -256,7 +277,10 @@ class DeliveryWorker:
 
     # --- settling ---------------------------------------------------------------------------
 
-    def _settle(self, item: Message, envelope: Any, settle: _Settle) -> Disposition:
+    def _settle(
+        self, item: Message, envelope: Any, settle: _Settle, delay: float, requeue: list[OutMessage]
+    ) -> Disposition:
+        """Settle one message; a retry is appended to ``requeue`` (published by the caller)."""
         if settle.status == "accepted":
             if settle.reason != "already delivered":
                 self.services.idempotency.mark_delivered(self.name, envelope.message_id)
@@ -269,14 +293,7 @@ class DeliveryWorker:
             {"at": now().isoformat(), "error": settle.reason[:300], "code": settle.code},
         ]
         if settle.status == "retry" and len(history) < self.policy.attempts:
-            delay = (
-                settle.retry_after
-                if settle.retry_after is not None
-                else _backoff(len(history), self.policy.initial, self.policy.max_delay)
-            )
-            self.services.bus.publish(
-                self.queue, [item.forward(**{ATTEMPTS: json.dumps(history)})], delay_s=delay
-            )
+            requeue.append(item.forward(**{ATTEMPTS: json.dumps(history)}))
             if self.ordered and envelope.case_code:
                 self._held[envelope.case_code] = time.monotonic() + delay
             self._audit(

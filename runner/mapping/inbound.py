@@ -245,16 +245,23 @@ def _truthy(value: Any) -> bool:
 
 
 def _rejection(error: ValidationError, prefix: str) -> MessageRejected:
-    """The first validation error as a rejection naming the field and the rule."""
-    first = error.errors(include_input=False, include_url=False)[0]
+    """The first validation error as a rejection naming the field and the rule.
+
+    A required value that came out null (a source field absent) is rule ``required``, not
+    pydantic's type error. The input itself never reaches the reason (it may be L3 data).
+    """
+    first = error.errors(include_url=False)[0]
     line = describe(error)[0]
     path, _, rest = line.partition(": ")
     reason, _, _ = rest.rpartition(" [")
+    rule = str(first["type"])
+    if first.get("input") is None and rule.endswith("_type"):
+        rule, reason = "required", "a required value is missing"
     field_path = f"{prefix}.{path}" if prefix and path != "(message)" else (prefix or path)
     more = len(error.errors()) - 1
     if more:
         reason += f" (and {more} more error{'s' * (more > 1)})"
-    return MessageRejected(reason, field=field_path, rule=str(first["type"]))
+    return MessageRejected(reason, field=field_path, rule=rule)
 
 
 # --- compiling --------------------------------------------------------------------------------

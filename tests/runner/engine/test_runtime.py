@@ -1,160 +1,139 @@
-"""The runtime end to end on the embedded bus: inbound, mapping, fan-out, delivery, audit."""
+"""The runtime end to end, on the embedded bus and the real RabbitMQ: inbound, mapping,
+fan-out, delivery, retries, dead letters, audit."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 
 from adapters._simulators.http import Fault
-from adapters._testkit import SinkServer, kit_registry, make_subject, write_kit_project
-from adapters._transports.http import http_connector
+from adapters._testkit import SinkServer, make_subject
 from runner.adapter_api import RawMessage
 from runner.bus.topology import inbound_queue
 from runner.engine.codec import encode_raw
 from runner.engine.runtime import Runtime
 from runner.engine.services import Services
-from runner.project import load_project
-from runner.settings import Settings
+from tests.runner.engine.conftest import wait_for
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def sink() -> Iterator[SinkServer]:
-    with SinkServer() as server:
-        yield server
-
-
-@pytest.fixture
-def services(tmp_path: Path, sink: SinkServer) -> Iterator[Services]:
-    root = write_kit_project(tmp_path / "config")
-    project = load_project(root, kit_registry(http_connector("testkit")))
-    assert project.issues == []
-    settings = Settings(
-        bus=f"sqlite:///{tmp_path}/broker.db",
-        store=f"sqlite:///{tmp_path}/store.db",
-        systems={"testkit": {"endpoint": sink.url}},
-    )
-    opened = Services.open(project, settings)
-    yield opened
-    opened.close()
-
-
-def _publish(services: Services, numbers: range | list[int]) -> None:
+def _publish(services: Services, bodies: Sequence[bytes]) -> None:
     services.bus.publish(
         inbound_queue("testkit", "subject"),
-        [encode_raw("testkit", "subject", RawMessage(make_subject(n))) for n in numbers],
+        [encode_raw("testkit", "subject", RawMessage(body)) for body in bodies],
     )
+
+
+def _prepared(services: Services) -> Runtime:
+    runtime = Runtime(services)
+    runtime.prepare()  # declares the queues
+    return runtime
+
+
+def _run_until(runtime: Runtime, condition, timeout: float = 30.0) -> None:
+    runtime.start()
+    try:
+        wait_for(condition, timeout)
+    finally:
+        runtime.shutdown()
 
 
 def test_messages_flow_from_inbound_to_the_destination_once_each(
     services: Services, sink: SinkServer
 ):
-    runtime = Runtime(services)
-    runtime.prepare()
-    _publish(services, range(200))
+    runtime = _prepared(services)
+    _publish(services, [make_subject(n) for n in range(300)])
     runtime.start()
     try:
-        _wait(lambda: len(sink.calls) == 200)
+        wait_for(lambda: len(sink.stored) == 300)
     finally:
         runtime.shutdown()
     assert max(sink.calls.values()) == 1
-    assert services.audit.verify().ok
+    report = services.audit.verify()
+    assert report.ok
+    assert report.records_checked >= 300 * 2  # mapped and delivered, at least
 
 
-def test_a_resent_source_message_keeps_its_message_id_and_is_not_delivered_twice(
+def test_a_resent_source_message_keeps_its_message_id_and_is_not_stored_twice(
     services: Services, sink: SinkServer
 ):
-    runtime = Runtime(services)
-    runtime.prepare()
+    runtime = _prepared(services)
     runtime.start()
     try:
-        _publish(services, [7])
-        _wait(lambda: len(sink.calls) == 1)
-        (message_id,) = sink.calls
-        _publish(services, [7])
+        _publish(services, [make_subject(7)])
+        wait_for(lambda: len(sink.stored) == 1)
+        (message_id,) = sink.stored
+        _publish(services, [make_subject(7)])
 
         def mapped_twice() -> bool:
             return [r.kind for r in services.audit.trace(message_id)].count("mapped") == 2
 
-        _wait(mapped_twice)
+        wait_for(mapped_twice)
         time.sleep(0.5)  # give a (wrong) second delivery the time to happen
     finally:
         runtime.shutdown()
-    assert list(sink.calls.values()) == [1]
-    assert services.dead_letters.list() == []
+    assert sink.calls[message_id] == 1  # the worker skipped it: already delivered
 
 
-def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_delivered(
-    services: Services, sink: SinkServer
+BAD_INPUTS = [
+    pytest.param(b'{"id": 1, "name": ', "malformed_json", id="malformed JSON"),
+    pytest.param(b"\xff\xfe\x00{", "undecodable", id="undecodable bytes"),
+    pytest.param(
+        make_subject(2).replace(b'"uscc": "', b'"uscc": "X'),
+        "uscc_length",
+        id="a failed identifier check",
+    ),
+    pytest.param(
+        b'{"id": 4, "decided": "2025-05-06T09:30:00", "case": 1}',
+        "required",
+        id="required fields missing",
+    ),
+    pytest.param(b'{"x": "' + b"a" * (9 * 1024 * 1024) + b'"}', "too_large", id="a 9 MiB payload"),
+    pytest.param(b'{"id": 5, "x": NaN}', "malformed_json", id="a NaN constant"),
+]
+
+
+@pytest.mark.parametrize(("body", "rule"), BAD_INPUTS)
+def test_bad_input_is_dead_lettered_with_its_rule_and_the_next_message_is_delivered(
+    services: Services, sink: SinkServer, body: bytes, rule: str
 ):
-    runtime = Runtime(services)
-    runtime.prepare()
-    services.bus.publish(
-        inbound_queue("testkit", "subject"),
-        [
-            encode_raw("testkit", "subject", RawMessage(b'{"id": 1, "name": ')),
-            encode_raw(
-                "testkit",
-                "subject",
-                RawMessage(make_subject(2).replace(b'"uscc": "', b'"uscc": "X')),
-            ),
-            encode_raw("testkit", "subject", RawMessage(make_subject(3))),
-        ],
-    )
-    runtime.start()
-    try:
-        _wait(lambda: len(sink.calls) == 1)
-    finally:
-        runtime.shutdown()
-    letters = services.dead_letters.list()
-    assert sorted(letter.rule or "" for letter in letters) == ["malformed_json", "uscc_length"]
-    assert all("testkit subject" in letter.reason for letter in letters)
+    runtime = _prepared(services)
+    _publish(services, [body, make_subject(3)])
+    _run_until(runtime, lambda: len(sink.stored) == 1)
+    (letter,) = services.dead_letters.list()
+    assert letter.rule == rule
+    assert letter.reason.startswith("testkit subject")
+    stored = services.dead_letters.get(letter.id)
+    assert stored is not None
+    assert stored.body == body  # nothing lost: the raw message is kept for replay
 
 
 def test_a_permanent_refusal_is_dead_lettered_after_one_attempt(
     services: Services, sink: SinkServer
 ):
     sink.refuse()
-    runtime = Runtime(services)
-    runtime.prepare()
-    _publish(services, [1])
-    runtime.start()
-    try:
-        _wait(lambda: len(services.dead_letters.list()) == 1)
-    finally:
-        runtime.shutdown()
+    runtime = _prepared(services)
+    _publish(services, [make_subject(1)])
+    _run_until(runtime, lambda: len(services.dead_letters.list()) == 1)
     (letter,) = services.dead_letters.list()
     stored = services.dead_letters.get(letter.id)
     assert stored is not None
-    assert stored.stage == "delivery"
-    assert len(stored.attempts) == 1
-    assert stored.rule == "E400"
+    assert (stored.stage, stored.rule, len(stored.attempts)) == ("delivery", "E400", 1)
+    assert sink.stored == set()
 
 
-def test_a_destination_down_for_a_while_gets_everything_when_it_recovers(
+def test_a_destination_down_for_a_while_gets_everything_in_order_per_case(
     services: Services, sink: SinkServer
 ):
     sink.server.inject(Fault("status", status=503), times=6)
-    runtime = Runtime(services)
-    runtime.prepare()
-    _publish(services, range(5))
-    runtime.start()
-    try:
-        _wait(lambda: len(sink.calls) == 5, timeout=30)
-    finally:
-        runtime.shutdown()
+    runtime = _prepared(services)
+    _publish(services, [make_subject(n, cases=3) for n in range(30)])
+    _run_until(runtime, lambda: len(sink.stored) == 30, timeout=60)
     assert max(sink.calls.values()) == 1
-    kinds = [r.kind for key in sink.calls for r in services.audit.trace(key)]
+    for numbers in sink.order.values():
+        assert numbers == sorted(numbers)
+    kinds = [r.kind for key in sink.stored for r in services.audit.trace(key)]
     assert "retried" in kinds
-    assert kinds.count("delivered") == 5
+    assert kinds.count("delivered") == 30
     assert services.dead_letters.list() == []

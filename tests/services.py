@@ -1,0 +1,43 @@
+"""The real services tests use: where they are, and skip-locally / fail-in-CI when they are not."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+__all__ = ["AMQP_URL", "delete_queues", "require_rabbitmq"]
+
+AMQP_URL = os.environ.get("EBUS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def require_rabbitmq() -> None:
+    """Skip (fail when CI is set) when RabbitMQ does not answer."""
+    parts = urlsplit(AMQP_URL)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 2).close()
+    except OSError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"RabbitMQ is not reachable at {parts.hostname}:{parts.port}: {exc}")
+
+
+def delete_queues(prefix: str) -> None:
+    """Delete the RabbitMQ queues a test declared (their names start with ``prefix``)."""
+    import kombu  # noqa: PLC0415
+
+    from runner.bus.topology import dead_letter_queue  # noqa: PLC0415
+
+    with kombu.Connection(AMQP_URL) as connection:
+        channel = connection.channel()
+        for name in _queues_named(prefix):
+            for queue in (name, dead_letter_queue(name)):
+                channel.queue_delete(queue)
+
+
+def _queues_named(prefix: str) -> list[str]:
+    from runner.bus.topology import delivery_queue, inbound_queue  # noqa: PLC0415
+
+    return [inbound_queue("testkit", "subject"), delivery_queue(prefix, "testkit-deliver")]
