@@ -241,6 +241,10 @@ class SinkServer:
         """From now on refuse every call permanently."""
         self._refuse = True
 
+    def accept(self) -> None:
+        """From now on accept calls again."""
+        self._refuse = False
+
     @property
     def url(self) -> str:
         """Where the sink listens."""

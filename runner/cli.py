@@ -297,6 +297,45 @@ def config_tests(
         raise typer.Exit(1)
 
 
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[list[str] | None, typer.Argument(help="Dead letter ids to replay.")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Replay every dead letter still dead.")
+    ] = False,
+    system: Annotated[str | None, typer.Option(help="With --all: only this system's.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Settings YAML (bus and store URLs).")
+    ] = None,
+) -> None:
+    """Send dead letters back where they failed: inbound ones are mapped again, delivery ones
+    go back to their destination's queue with a fresh attempt count. A running `ebus run`
+    picks them up."""
+    from runner.bus import open_bus  # noqa: PLC0415
+    from runner.replay import replay  # noqa: PLC0415
+    from runner.settings import load_settings  # noqa: PLC0415
+    from runner.stores.audit import AuditStore  # noqa: PLC0415
+    from runner.stores.db import Database  # noqa: PLC0415
+    from runner.stores.dead_letters import DeadLetterStore  # noqa: PLC0415
+
+    if not ids and not every:
+        raise _fail("name dead letter ids, or --all", 2)
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    with Database.open(settings.store, create=False) as db, open_bus(settings.bus) as bus:
+        letters = DeadLetterStore(db)
+        chosen = list(ids or [])
+        if every:
+            chosen += [s.id for s in letters.list(status="dead", system=system, limit=100_000)]
+        for result in replay(bus, letters, AuditStore(db), chosen):
+            if result.skipped:
+                typer.echo(f"skipped  {result.letter_id}: {result.skipped}")
+            else:
+                typer.echo(f"replayed {result.letter_id} -> {result.queue}")
+
+
 @app.command("run")
 def run_command(
     config: Annotated[

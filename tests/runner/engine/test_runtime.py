@@ -15,6 +15,7 @@ from runner.bus.topology import inbound_queue
 from runner.engine.codec import encode_raw
 from runner.engine.runtime import Runtime
 from runner.engine.services import Services
+from runner.replay import replay
 from tests.runner.engine.conftest import wait_for
 
 
@@ -137,3 +138,25 @@ def test_a_destination_down_for_a_while_gets_everything_in_order_per_case(
     assert "retried" in kinds
     assert kinds.count("delivered") == 30
     assert services.dead_letters.list() == []
+
+
+def test_a_replayed_dead_letter_is_delivered_once_the_destination_accepts_it(
+    services: Services, sink: SinkServer
+):
+    sink.refuse()
+    runtime = _prepared(services)
+    _publish(services, [make_subject(1), b"not json"])
+    runtime.start()
+    try:
+        wait_for(lambda: len(services.dead_letters.list()) == 2)
+        sink.accept()
+        ids = [letter.id for letter in services.dead_letters.list()]
+        results = replay(services.bus, services.dead_letters, services.audit, ids)
+        wait_for(lambda: len(sink.stored) == 1)
+    finally:
+        runtime.shutdown()
+    assert sorted(r.queue or "" for r in results)[0].startswith("ebus.deliver.")
+    # the malformed one comes back to inbound and is dead-lettered again, with its reason
+    statuses = sorted(letter.status for letter in services.dead_letters.list())
+    assert statuses == ["dead", "replayed", "replayed"]
+    assert replay(services.bus, services.dead_letters, services.audit, ids[:1])[0].skipped
