@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["AMQP_URL", "delete_queues", "require_rabbitmq"]
+__all__ = ["AMQP_URL", "delete_named_queues", "delete_queues", "require_rabbitmq"]
 
 AMQP_URL = os.environ.get("EBUS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
@@ -25,19 +25,21 @@ def require_rabbitmq() -> None:
 
 
 def delete_queues(prefix: str) -> None:
-    """Delete the RabbitMQ queues a test declared (their names start with ``prefix``)."""
+    """Delete the test kit's RabbitMQ queues of route ``prefix`` (and their dead letters)."""
+    from runner.bus.topology import delivery_queue, inbound_queue  # noqa: PLC0415
+
+    delete_named_queues([inbound_queue("testkit", "subject"),
+                         delivery_queue(prefix, "testkit-deliver")])
+
+
+def delete_named_queues(names: list[str]) -> None:
+    """Delete RabbitMQ queues (and their dead-letter queues) so a test starts clean."""
     import kombu  # noqa: PLC0415
 
     from runner.bus.topology import dead_letter_queue  # noqa: PLC0415
 
     with kombu.Connection(AMQP_URL) as connection:
         channel = connection.channel()
-        for name in _queues_named(prefix):
+        for name in names:
             for queue in (name, dead_letter_queue(name)):
                 channel.queue_delete(queue)
-
-
-def _queues_named(prefix: str) -> list[str]:
-    from runner.bus.topology import delivery_queue, inbound_queue  # noqa: PLC0415
-
-    return [inbound_queue("testkit", "subject"), delivery_queue(prefix, "testkit-deliver")]
