@@ -137,6 +137,30 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+@app.command("transforms")
+def transforms_command(
+    system: Annotated[
+        str | None, typer.Option(help="Also list this adapter's own transforms.")
+    ] = None,
+) -> None:
+    """List the named transforms mapping rules can use, with their parameters."""
+    from runner.mapping.transforms import TRANSFORMS  # noqa: PLC0415
+    from runner.registry import default_registry  # noqa: PLC0415
+
+    library = dict(TRANSFORMS)
+    if system:
+        try:
+            library |= {t.name: t for t in default_registry().get(system).transforms}
+        except ConfigError as exc:
+            raise _fail(f"error: {exc}", 2) from None
+    for name, transform in sorted(library.items()):
+        params = ", ".join(
+            f"{p}{'*' if p == transform.primary else ''}" for p in transform.params.model_fields
+        )
+        summary = " ".join(transform.doc.split())
+        typer.echo(f"{name}({params}): {summary}")
+
+
 @app.command("lint")
 def lint(
     root: Annotated[
