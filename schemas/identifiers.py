@@ -17,6 +17,7 @@ Error messages never repeat an ID number: it is an L3 value.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -53,6 +54,7 @@ def _compact(value: str) -> str:
     return fold_width(value).strip().upper()
 
 
+@lru_cache(maxsize=65536)  # agencies and parties repeat: this is on every message's path
 def uscc_check_char(first17: str) -> str:
     """The GB 32100 check character for the first 17 characters of a USCC."""
     return str(_uscc.calc_check_digit(first17))
@@ -104,6 +106,7 @@ def check_uscc(value: str, *, allow_placeholder: bool = False) -> str:
     return code
 
 
+@lru_cache(maxsize=65536)
 def resident_id_check_char(first17: str) -> str:
     """The GB 11643-1999 (ISO 7064 MOD 11-2) check character for 17 digits."""
     return str(_ric.calc_check_digit(first17 + "0"))

@@ -40,7 +40,6 @@ from runner.mapping.selectors import Selector, compile_list_selector, compile_se
 from runner.mapping.transforms import TRANSFORMS, Transform, validate_params
 from runner.yamlconf import LineDict, where
 from schemas.case_code import make_case_code
-from schemas.text import normalize_text
 
 __all__ = ["SOURCE_KEYS", "Ctx", "Issue", "Rule", "RuleCompiler"]
 
@@ -84,9 +83,9 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
 
 
 def _clean(value: Any) -> Any:
+    # Trim only: NFC normalisation happens once, in the canonical models' Text type.
     if isinstance(value, str):
-        text = normalize_text(value)
-        return text or None
+        return value.strip() or None
     return value
 
 
