@@ -343,8 +343,16 @@ def _parse_time(text: str, formats: tuple[str, ...]) -> dt.datetime:
             match = pattern.fullmatch(text)
             if match is None:
                 continue
+            parts = {k: int(v) for k, v in match.groupdict().items()}
             try:
-                return dt.datetime(**{k: int(v) for k, v in match.groupdict().items()})
+                return dt.datetime(
+                    parts.get("year", 1900),
+                    parts.get("month", 1),
+                    parts.get("day", 1),
+                    parts.get("hour", 0),
+                    parts.get("minute", 0),
+                    parts.get("second", 0),
+                )
             except ValueError:
                 continue
         try:
