@@ -28,8 +28,9 @@ def delete_queues(prefix: str) -> None:
     """Delete the test kit's RabbitMQ queues of route ``prefix`` (and their dead letters)."""
     from runner.bus.topology import delivery_queue, inbound_queue  # noqa: PLC0415
 
-    delete_named_queues([inbound_queue("testkit", "subject"),
-                         delivery_queue(prefix, "testkit-deliver")])
+    delete_named_queues(
+        [inbound_queue("testkit", "subject"), delivery_queue(prefix, "testkit-deliver")]
+    )
 
 
 def delete_named_queues(names: list[str]) -> None:
