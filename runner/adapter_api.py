@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from runner.demo_api import DemoPeer, DemoSystem, SystemCounts
 from runner.errors import MessageRejected, PermanentError, TransientError
 from runner.mapping.documents import parse_xml
 from runner.mapping.transforms import NoParams, Params, Transform
@@ -32,6 +33,8 @@ __all__ = [
     "AdapterSpec",
     "CallContext",
     "Connection",
+    "DemoPeer",
+    "DemoSystem",
     "MessageRejected",
     "MessageType",
     "NoParams",
@@ -40,6 +43,7 @@ __all__ = [
     "PermanentError",
     "PollContext",
     "RawMessage",
+    "SystemCounts",
     "Transform",
     "TransientError",
     "define_transform",

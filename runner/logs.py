@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -35,9 +35,10 @@ def mask_personal_data(
     return event
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr, one event per line, with ISO timestamps."""
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """JSON lines on ``stream`` (stderr by default), one event per line, ISO timestamps."""
+    out = stream or sys.stderr
+    logging.basicConfig(stream=out, level=level, format="%(message)s")
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -47,7 +48,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=True,
     )
 

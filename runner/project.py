@@ -310,12 +310,13 @@ def _check_destination(
                 "no_mapping",
             )
         )
-    elif schema is not None and mapping.source != schema:
+    elif schema is not None and schema not in mapping.sources:
         project.issues.append(
             Issue(
                 where(place, "message"),
                 "message",
-                f"{system} {message} renders {mapping.source}, this route carries {schema}",
+                f"{system} {message} renders {', '.join(mapping.sources)}, "
+                f"this route carries {schema}",
                 "wrong_schema",
             )
         )

@@ -125,11 +125,19 @@ class DeliveryWorker:
 
     def _call(self, chunk: list[Message]) -> list[Disposition]:
         envelopes = [decode_envelope(m) for m in chunk]
-        fresh = [
-            i
-            for i, e in enumerate(envelopes)
-            if not self.services.idempotency.was_delivered(self.name, e.message_id)
-        ]
+        fresh: list[int] = []
+        seen: set[str] = set()  # a re-read duplicate in the same batch goes once
+        for i, envelope in enumerate(envelopes):
+            if envelope.message_id in seen or self.services.idempotency.was_delivered(
+                self.name, envelope.message_id
+            ):
+                continue
+            if not self.mapping.accepts_message(envelope.model_dump(mode="json")):
+                self._audit("dropped", envelope, {"why": "the call does not take it (accepts)"})
+                seen.add(envelope.message_id)
+                continue
+            seen.add(envelope.message_id)
+            fresh.append(i)
         settles: dict[int, _Settle] = {
             i: _Settle("accepted", reason="already delivered")
             for i in range(len(chunk))
@@ -146,6 +154,9 @@ class DeliveryWorker:
                     for i in fresh
                 }
             except (PermanentError, MessageRejected) as exc:
+                if isinstance(exc, MessageRejected) and len(chunk) > 1:
+                    # one record the mapping cannot render must not take its batch with it
+                    return [d for item in chunk for d in self._call([item])]
                 code = getattr(exc, "code", None) or getattr(exc, "rule", None)
                 settles |= {i: _Settle("rejected", code, str(exc)) for i in fresh}
         retry_after = next(
@@ -259,7 +270,13 @@ class DeliveryWorker:
                 _Settle(
                     by_index[i].status if i in by_index else "retry",
                     by_index[i].code if i in by_index else outcome.code,
-                    f"record {i}: {by_index[i].status if i in by_index else 'unanswered'}",
+                    f"{self.system} {self.message}: "
+                    + (
+                        f"the peer refused record {i + 1} of {count} with code "
+                        f"{by_index[i].code or outcome.code}"
+                        if i in by_index
+                        else f"record {i + 1} of {count} unanswered"
+                    ),
                     by_index[i].record_id if i in by_index else None,
                 )
                 for i in range(count)

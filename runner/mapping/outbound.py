@@ -4,7 +4,8 @@ A mapping file, ``mappings/<system>/<message>.yaml`` of an outbound message::
 
     system: eco_env
     message: push_joint_task
-    source: enforcement.inspection.v1     # the canonical schema (or adapter input) it renders
+    source: enforcement.inspection.v1     # the canonical schema (or adapter input) it renders;
+                                          # a list when one call renders several schemas
     format: xml                           # xml | json
     xml: {declaration: null, empty: "<{tag} />"}
     view: canonical                       # or publicity: natural persons masked (公示)
@@ -65,7 +66,7 @@ class OutboundMapping:
 
     system: str
     message: str
-    source: str
+    sources: tuple[str, ...]
     fmt: Literal["xml", "json"]
     path: Path | None
     publicity: bool
@@ -176,7 +177,7 @@ def compile_outbound(
     return OutboundMapping(
         system=str(spec.get("system")),
         message=str(spec.get("message")),
-        source=str(spec.get("source")),
+        sources=_sources(spec.get("source")),
         fmt=fmt,
         path=spec.path,
         publicity=view == "publicity",
@@ -188,3 +189,10 @@ def compile_outbound(
         json_options=dict(spec.get("json") or {}),
         encoding=str(spec.get("encoding", "utf-8")),
     )
+
+
+def _sources(value: object) -> tuple[str, ...]:
+    """``source`` as written: one schema name, or a list of them."""
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return (str(value),)

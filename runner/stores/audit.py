@@ -61,6 +61,7 @@ AUDIT_KINDS = frozenset(
         "dead_lettered",
         "replayed",
         "purged",
+        "dropped",
         "transfer",
     }
 )

@@ -21,7 +21,16 @@ from tests.conftest import SPECS
 
 PROJECT = load_project()
 STAMPED = ("message_id", "causation_id", "occurred_at", "received_at")
-SIDECARS = (".expected.json", ".input.json", ".http", ".ok", ".taskxml.xml", ".amqp.json")
+SIDECARS = (
+    ".expected.json",
+    ".input.json",
+    ".http",
+    ".ok",
+    ".taskxml.xml",
+    ".amqp.json",
+    ".request.json",
+    ".request.xml",
+)
 
 
 def _wire_samples() -> list[tuple[str, str, Path]]:
@@ -44,6 +53,39 @@ def _wire_samples() -> list[tuple[str, str, Path]]:
 CASES = _wire_samples()
 
 
+# Call facts the specs give in prose rather than in a sidecar file.
+PROSE_FACTS: dict[str, dict[str, str]] = {
+    # hotline_12345 README §8: "HTTP 409 2003 already accepted" — the work order of accept-1
+    # accepted a second time (its GDBH is the expected record_id).
+    "hotline_12345/accept_response-2.json": {
+        "method": "POST",
+        "path": "/api/v3/workorders/GD202503110004521/accept",
+        "status": "409",
+    },
+}
+
+
+def _request_facts(path: Path) -> dict[str, str]:
+    """Facts of the call an answer sample answers, as transport meta.
+
+    ``<stem>.request.json`` holds them explicitly; otherwise the answer ``<op>_response-N`` of
+    a call sampled as ``<op>-N.http`` gets that request's method and path, as the HTTP
+    transport reports them for a real call.
+    """
+    stem = path.name.split(".")[0]
+    if f"{path.parts[-3]}/{path.name}" in PROSE_FACTS:
+        return PROSE_FACTS[f"{path.parts[-3]}/{path.name}"]
+    request = path.with_name(stem + ".request.json")
+    if request.exists():
+        return {k: str(v) for k, v in json.loads(request.read_bytes()).items()}
+    operation, _, number = stem.rpartition("-")
+    call = path.with_name(f"{operation.removesuffix('_response')}-{number}.http")
+    if operation.endswith("_response") and call.exists():
+        method, target, *_ = call.read_text(encoding="utf-8").splitlines()[0].split()
+        return {"method": method, "path": target.split("?")[0]}
+    return {}
+
+
 def _expected(path: Path) -> Any:
     return json.loads(path.with_name(path.name.split(".")[0] + ".expected.json").read_bytes())
 
@@ -60,9 +102,12 @@ def test_every_installed_adapter_has_samples_under_contract():
     assert {system for system, _, _ in CASES} == set(PROJECT.registry.ids())
 
 
-@pytest.mark.parametrize(("system", "message", "path"), CASES, ids=[p.name for *_, p in CASES])
+@pytest.mark.parametrize(
+    ("system", "message", "path"), CASES, ids=[f"{s}/{p.name}" for s, _, p in CASES]
+)
 def test_inbound_sample_maps_to_its_expected_output(system: str, message: str, path: Path):
-    result = map_message(PROJECT, system, message, RawMessage(body=path.read_bytes()))
+    raw = RawMessage(body=path.read_bytes(), meta=_request_facts(path))
+    result = map_message(PROJECT, system, message, raw)
     if result.outcome is not None:
         got: Any = result.outcome.model_dump(mode="json")
     else:
@@ -70,9 +115,12 @@ def test_inbound_sample_maps_to_its_expected_output(system: str, message: str, p
     assert got == _comparable(_expected(path))
 
 
-@pytest.mark.parametrize(("system", "message", "path"), CASES, ids=[p.name for *_, p in CASES])
+@pytest.mark.parametrize(
+    ("system", "message", "path"), CASES, ids=[f"{s}/{p.name}" for s, _, p in CASES]
+)
 def test_ebus_map_prints_the_expected_output(system: str, message: str, path: Path):
-    result = CliRunner().invoke(app, ["map", system, message, str(path)])
+    facts = [f"--meta={k}={v}" for k, v in _request_facts(path).items()]
+    result = CliRunner().invoke(app, ["map", system, message, str(path), *facts])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     expected = _comparable(_expected(path))

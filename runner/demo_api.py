@@ -1,0 +1,80 @@
+"""What an adapter provides to take part in ``make demo`` (re-exported by the adapter API).
+
+An adapter joins the demo with one module, ``adapters/<id>/demo.py``, exporting
+``DEMO = DemoSystem(system, start)``; production code never imports it, so simulators never
+load in a real deployment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["DemoPeer", "DemoSystem", "SystemCounts"]
+
+
+@dataclass
+class SystemCounts:
+    """What the audit store says happened with one system so far.
+
+    ``received`` and ``mapped`` are about messages from the system (wire messages taken in;
+    distinct canonical messages made from them), ``delivered`` and ``retried`` about calls to it
+    (distinct messages delivered; retry attempts), ``dead_lettered`` about either (rejected on
+    the way in, or given up on the way out). ``duplicates`` are re-read messages recognised by
+    their source message id.
+    """
+
+    received: int = 0
+    mapped: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+
+    def row(self) -> tuple[int, ...]:
+        """The values of the progress table's columns, in order."""
+        return (self.received, self.mapped, self.delivered, self.retried, self.dead_lettered)
+
+
+class DemoPeer(Protocol):
+    """A running simulator with its scripted traffic, as ``DemoSystem.start`` returns it."""
+
+    @property
+    def settings(self) -> Mapping[str, object]:
+        """Settings of the system laid over the adapter's ``demo_config`` (endpoint, intervals)."""
+        ...
+
+    @property
+    def expected_dead_letters(self) -> Mapping[str, int]:
+        """Rule → how many dead letters of this system the scripted bad messages must give."""
+        ...
+
+    def intro(self) -> list[str]:
+        """A line or two on what this system will do during the demo."""
+        ...
+
+    def tick(self, elapsed_s: float) -> list[str]:
+        """Play the script up to ``elapsed_s`` seconds after the start; lines to narrate."""
+        ...
+
+    def finished(self) -> bool:
+        """True once all scripted traffic is out and the bus has had its chance to take it."""
+        ...
+
+    def check(self, counts: SystemCounts) -> list[str]:
+        """Problems seen from the simulator's side at the end (e.g. records missing)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the simulator."""
+        ...
+
+
+@dataclass(frozen=True)
+class DemoSystem:
+    """One system's part in the demo; an adapter exports it as ``adapters.<id>.demo:DEMO``."""
+
+    system: str
+    start: Callable[[], DemoPeer]
+    """Start the simulator on a free loopback port and return it with its script."""
