@@ -52,10 +52,11 @@ def _frame(message: str, document: bytes, config: AdapterConfig, call: CallConte
     )
 
 
-def kit_adapter(connect: Any = None) -> AdapterSpec:
-    """The ``testkit`` adapter; ``connect`` opens its HTTP link (pass ``http_connector``)."""
+def kit_adapter(connect: Any = None, system: str = "testkit") -> AdapterSpec:
+    """The test kit adapter under the id ``system`` (tests that share a broker give each run its
+    own id, hence its own queues); ``connect`` opens its HTTP link (pass ``http_connector``)."""
     return AdapterSpec(
-        id="testkit",
+        id=system,
         name_zh="测试系统",
         name_en="Test kit",
         group="provincial",
@@ -77,13 +78,13 @@ def kit_adapter(connect: Any = None) -> AdapterSpec:
     )
 
 
-def kit_registry(connect: Any = None) -> Registry:
-    """A registry holding only the test kit."""
-    return Registry([kit_adapter(connect)])
+def kit_registry(connect: Any = None, system: str = "testkit") -> Registry:
+    """A registry holding only the test kit (as ``system``)."""
+    return Registry([kit_adapter(connect, system)])
 
 
 _SUBJECT_MAPPING = """\
-system: testkit
+system: {system}
 message: subject
 format: json
 vars:
@@ -126,7 +127,7 @@ outputs:
 """
 
 _DELIVER_MAPPING = """\
-system: testkit
+system: {system}
 message: deliver
 source: enforcement.penalty_decision.v1
 format: json
@@ -141,7 +142,7 @@ body:
 """
 
 _ANSWER_MAPPING = """\
-system: testkit
+system: {system}
 message: deliver_response
 format: json
 answers:
@@ -159,10 +160,10 @@ answers:
 _ROUTE = """\
 id: {route_id}
 description: Test kit penalty decisions to the sink, in order per case.
-from: {system: testkit, message: subject}
+from: {system: {system}, message: subject}
 to:
   - feed: enforcement.penalty_decision.v1
-  - system: testkit
+  - system: {system}
     message: deliver
     ordered: true
     retry: {attempts: 4, initial: 200ms, max_delay: 1s, in_process: 1, in_process_max: 50ms}
@@ -170,14 +171,18 @@ to:
 """
 
 
-def write_kit_project(root: Path, route_id: str = "testkit-subjects") -> Path:
-    """Write the test kit's mappings and route ``route_id`` under ``root``; return ``root``."""
+def write_kit_project(
+    root: Path, route_id: str = "testkit-subjects", system: str = "testkit"
+) -> Path:
+    """Write the test kit's mappings (for system id ``system``) and route ``route_id`` under
+    ``root``; return ``root``."""
     files = {
-        "mappings/testkit/subject.yaml": _SUBJECT_MAPPING,
-        "mappings/testkit/deliver.yaml": _DELIVER_MAPPING,
-        "mappings/testkit/deliver_response.yaml": _ANSWER_MAPPING,
+        f"mappings/{system}/subject.yaml": _SUBJECT_MAPPING,
+        f"mappings/{system}/deliver.yaml": _DELIVER_MAPPING,
+        f"mappings/{system}/deliver_response.yaml": _ANSWER_MAPPING,
         f"routes/{route_id}.yaml": _ROUTE.replace("{route_id}", route_id),
     }
+    files = {name: text.replace("{system}", system) for name, text in files.items()}
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)

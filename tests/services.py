@@ -24,12 +24,12 @@ def require_rabbitmq() -> None:
         pytest.skip(f"RabbitMQ is not reachable at {parts.hostname}:{parts.port}: {exc}")
 
 
-def delete_queues(prefix: str) -> None:
-    """Delete the test kit's RabbitMQ queues of route ``prefix`` (and their dead letters)."""
+def delete_queues(route_id: str, system: str = "testkit") -> None:
+    """Delete the test kit's RabbitMQ queues of ``route_id`` (and their dead letters)."""
     from runner.bus.topology import delivery_queue, inbound_queue  # noqa: PLC0415
 
     delete_named_queues(
-        [inbound_queue("testkit", "subject"), delivery_queue(prefix, "testkit-deliver")]
+        [inbound_queue(system, "subject"), delivery_queue(route_id, f"{system}-deliver")]
     )
 
 

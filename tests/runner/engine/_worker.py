@@ -1,6 +1,6 @@
 """A bus worker process for the crash tests: runs the test kit's runtime until it is killed.
 
-Usage: python -m tests.runner.engine._worker CONFIG_ROOT BUS_URL STORE_URL SINK_URL
+Usage: python -m tests.runner.engine._worker CONFIG_ROOT BUS_URL STORE_URL SINK_URL SYSTEM
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from runner.settings import Settings
 
 def main() -> None:
     configure_logging("WARNING")  # logs go to stderr; stdout says "ready"
-    root, bus, store, sink = sys.argv[1:5]
-    project = load_project(Path(root), kit_registry(http_connector("testkit")))
-    settings = Settings(bus=bus, store=store, systems={"testkit": {"endpoint": sink}})
+    root, bus, store, sink, system = sys.argv[1:6]
+    project = load_project(Path(root), kit_registry(http_connector(system), system))
+    settings = Settings(bus=bus, store=store, systems={system: {"endpoint": sink}})
     services = Services.open(project, settings)
     runtime = Runtime(services, batch_size=50)
     runtime.start()

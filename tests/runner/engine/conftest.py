@@ -37,6 +37,12 @@ def route_id() -> str:
     return f"kit-{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture
+def system() -> str:
+    """The test kit's system id for this test: its own queues, even on a shared broker."""
+    return f"kit{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(
     params=[
         pytest.param("embedded", id="embedded"),
@@ -44,29 +50,29 @@ def route_id() -> str:
     ]
 )
 def settings(
-    request: pytest.FixtureRequest, tmp_path: Path, sink: SinkServer, route_id: str
+    request: pytest.FixtureRequest, tmp_path: Path, sink: SinkServer, route_id: str, system: str
 ) -> Iterator[Settings]:
     if request.param == "rabbitmq":
         require_rabbitmq()
-        delete_queues(route_id)
+        delete_queues(route_id, system)
         bus = AMQP_URL
     else:
         bus = f"sqlite:///{tmp_path}/broker.db"
     yield Settings(
-        bus=bus, store=f"sqlite:///{tmp_path}/store.db", systems={"testkit": {"endpoint": sink.url}}
+        bus=bus, store=f"sqlite:///{tmp_path}/store.db", systems={system: {"endpoint": sink.url}}
     )
     if request.param == "rabbitmq":
-        delete_queues(route_id)
+        delete_queues(route_id, system)
 
 
 @pytest.fixture
-def config_root(tmp_path: Path, route_id: str) -> Path:
-    return write_kit_project(tmp_path / "config", route_id)
+def config_root(tmp_path: Path, route_id: str, system: str) -> Path:
+    return write_kit_project(tmp_path / "config", route_id, system)
 
 
 @pytest.fixture
-def services(config_root: Path, settings: Settings) -> Iterator[Services]:
-    project = load_project(config_root, kit_registry(http_connector("testkit")))
+def services(config_root: Path, settings: Settings, system: str) -> Iterator[Services]:
+    project = load_project(config_root, kit_registry(http_connector(system), system))
     assert project.issues == []
     opened = Services.open(project, settings)
     yield opened

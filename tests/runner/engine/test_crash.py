@@ -21,7 +21,9 @@ from tests.runner.engine.conftest import wait_for
 COUNT = 1000
 
 
-def _start_worker(root: Path, settings: Settings, sink: SinkServer) -> subprocess.Popen[str]:
+def _start_worker(
+    root: Path, settings: Settings, sink: SinkServer, system: str
+) -> subprocess.Popen[str]:
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -31,6 +33,7 @@ def _start_worker(root: Path, settings: Settings, sink: SinkServer) -> subproces
             settings.bus,
             settings.store,
             sink.url,
+            system,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -53,21 +56,21 @@ def _kill(worker: subprocess.Popen[str]) -> None:
 
 
 def test_sigkilled_workers_lose_nothing_and_store_nothing_twice(
-    services: Services, settings: Settings, sink: SinkServer, config_root: Path
+    services: Services, settings: Settings, sink: SinkServer, config_root: Path, system: str
 ):
     Runtime(services).prepare()
     services.bus.publish(
-        inbound_queue("testkit", "subject"),
-        [encode_raw("testkit", "subject", RawMessage(make_subject(n))) for n in range(COUNT)],
+        inbound_queue(system, "subject"),
+        [encode_raw(system, "subject", RawMessage(make_subject(n))) for n in range(COUNT)],
     )
     rng = random.Random(20261126)
     kills = 0
     while len(sink.stored) < COUNT and kills < 4:
-        worker = _start_worker(config_root, settings, sink)
+        worker = _start_worker(config_root, settings, sink, system)
         time.sleep(rng.uniform(0.2, 1.0))
         _kill(worker)
         kills += 1
-    survivor = _start_worker(config_root, settings, sink)
+    survivor = _start_worker(config_root, settings, sink, system)
     try:
         wait_for(lambda: len(sink.stored) == COUNT, timeout=120)
         time.sleep(0.5)

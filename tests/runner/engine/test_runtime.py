@@ -20,9 +20,10 @@ from tests.runner.engine.conftest import wait_for
 
 
 def _publish(services: Services, bodies: Sequence[bytes]) -> None:
+    (system,) = services.project.registry.ids()
     services.bus.publish(
-        inbound_queue("testkit", "subject"),
-        [encode_raw("testkit", "subject", RawMessage(body)) for body in bodies],
+        inbound_queue(system, "subject"),
+        [encode_raw(system, "subject", RawMessage(body)) for body in bodies],
     )
 
 
@@ -104,7 +105,7 @@ def test_bad_input_is_dead_lettered_with_its_rule_and_the_next_message_is_delive
     _run_until(runtime, lambda: len(sink.stored) == 1)
     (letter,) = services.dead_letters.list()
     assert letter.rule == rule
-    assert letter.reason.startswith("testkit subject")
+    assert letter.reason.startswith(f"{services.project.registry.ids()[0]} subject")
     stored = services.dead_letters.get(letter.id)
     assert stored is not None
     assert stored.body == body  # nothing lost: the raw message is kept for replay
