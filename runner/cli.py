@@ -242,6 +242,10 @@ def map_command(
         return
     for envelope in result.envelopes:
         typer.echo(json.dumps(envelope.model_dump(mode="json"), ensure_ascii=False))
+    for rejection in result.rejected:
+        typer.echo(f"rejected: {rejection}", err=True)
+    if result.rejected:
+        raise typer.Exit(1)
 
 
 @app.command("render")

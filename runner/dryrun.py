@@ -23,10 +23,12 @@ __all__ = ["DryRun", "map_message", "parse_now", "render_message"]
 
 @dataclass(frozen=True)
 class DryRun:
-    """The result of mapping one message: stamped envelopes, or a delivery outcome."""
+    """The result of mapping one message: stamped envelopes, or a delivery outcome; and the
+    records of a multi-record document that were rejected."""
 
     envelopes: list[Envelope[Any]]
     outcome: DeliveryOutcome | None
+    rejected: list[MessageRejected]
 
 
 def parse_now(text: str | None) -> dt.datetime:
@@ -62,7 +64,7 @@ def map_message(project: Project, system: str, message: str, raw: RawMessage) ->
         stamp(draft, message_id=new_message_id(received_at), received_at=received_at)
         for draft in result.envelopes
     ]
-    return DryRun(envelopes=envelopes, outcome=result.outcome)
+    return DryRun(envelopes=envelopes, outcome=result.outcome, rejected=result.rejected)
 
 
 def render_message(

@@ -105,6 +105,8 @@ class InboundWorker:
                 outbox,
             )
             return []
+        for rejection in result.rejected:  # one record of a page: the others go on
+            self._reject(rejection, item, outbox)
         outbox.events.append(
             AuditEvent(
                 kind="received",

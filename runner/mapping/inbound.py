@@ -75,10 +75,15 @@ _FORMATS = ("xml", "json", "jsonl", "csv")
 
 @dataclass(frozen=True)
 class MapResult:
-    """What one wire document became: canonical envelopes, or a delivery outcome."""
+    """What one wire document became: canonical envelopes, or a delivery outcome.
+
+    ``rejected`` holds the records of a multi-record document that could not be mapped: each is
+    dead-lettered on its own while the document's other records go on.
+    """
 
     envelopes: list[EnvelopeDraft[Any]] = field(default_factory=list)
     outcome: DeliveryOutcome | None = None
+    rejected: list[MessageRejected] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -137,9 +142,15 @@ class InboundMapping:
         if not isinstance(nodes, list):
             nodes = [nodes]
         envelopes: list[EnvelopeDraft[Any]] = []
+        rejected: list[MessageRejected] = []
         for index, node in enumerate(nodes):
-            envelopes += self._record(node, document, index, len(nodes))
-        return MapResult(envelopes=envelopes)
+            try:
+                envelopes += self._record(node, document, index, len(nodes))
+            except MessageRejected as exc:
+                if len(nodes) == 1:
+                    raise
+                rejected.append(exc.located(system=self.system, message=self.message))
+        return MapResult(envelopes=envelopes, rejected=rejected)
 
     def _answer(self, document: Any, *, outer: bool) -> DeliveryOutcome | None:
         for answer in self.answers:
