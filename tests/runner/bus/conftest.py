@@ -5,31 +5,16 @@ RabbitMQ tests skip when the broker is unreachable, and fail instead when ``CI``
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from runner.bus import Bus, Message, QueueSpec, Topology, dead_letter_queue, open_bus
 from runner.bus.api import ACK, Disposition
-
-AMQP_URL = os.environ.get("EBUS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
-
-
-def require_rabbitmq() -> None:
-    """Skip (fail in CI) when RabbitMQ does not answer."""
-    parts = urlsplit(AMQP_URL)
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 2).close()
-    except OSError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"RabbitMQ is not reachable at {parts.hostname}:{parts.port}: {exc}")
+from tests.services import AMQP_URL, require_rabbitmq
 
 
 @pytest.fixture(
