@@ -55,6 +55,7 @@ class Fault:
     retry_after: int | None = None
     body: bytes = b""
     path_prefix: str = ""
+    content_type: str = "text/html; charset=utf-8"
 
 
 Handler = Callable[[Request], Response]
@@ -122,6 +123,12 @@ class HttpSimulator:
                 """Silence the default stderr access log."""
 
             def _serve(self) -> None:
+                try:
+                    self._answer()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (a timeout test)
+
+            def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
@@ -143,7 +150,7 @@ class HttpSimulator:
                     time.sleep(fault.seconds)
                     fault = None
                 if fault is not None and fault.kind == "status":
-                    headers = {"Content-Type": "text/html; charset=utf-8"}
+                    headers = {"Content-Type": fault.content_type}
                     if fault.retry_after is not None:
                         headers["Retry-After"] = str(fault.retry_after)
                     response = Response(fault.status, fault.body or b"<html>error</html>", headers)

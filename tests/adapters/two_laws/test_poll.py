@@ -86,7 +86,9 @@ def _mapped(context: RecordingPollContext) -> list[str]:
 def _as_dry(result: Any) -> Any:
     from runner.dryrun import DryRun  # noqa: PLC0415
 
-    return DryRun(envelopes=result.envelopes, outcome=result.outcome)  # type: ignore[arg-type]
+    return DryRun(  # type: ignore[arg-type]
+        envelopes=result.envelopes, outcome=result.outcome, rejected=result.rejected
+    )
 
 
 def test_a_cycle_emits_each_new_notice_and_commits_the_cursor_after_them(simulator, clock):
