@@ -399,7 +399,7 @@ def _compile_output(compiler: RuleCompiler, spec: Any) -> _Output | None:
         source_message_id=optional("source_message_id"),
         case_code=optional("case_code"),
         occurred_at=optional("occurred_at"),
-        payload=compiler.object(payload),
+        payload=compiler.object(payload, prefix="payload"),
     )
 
 

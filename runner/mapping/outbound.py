@@ -101,14 +101,26 @@ class OutboundMapping:
             )
         views = [self.view(e) for e in envelopes]
         names = dict(variables or {})
+        ctx = Ctx(None, names, None, "record")
         try:
             if self.record is not None:
-                records = [self.record(Ctx(view, names, view, "record")) for view in views]
+                records = []
+                for index, view in enumerate(views):
+                    ctx = Ctx(view, names, view, "record")
+                    try:
+                        records.append(self.record(ctx))
+                    except MessageRejected as exc:
+                        if len(views) > 1:
+                            exc.reason = f"record {index + 1} of {len(views)}: {exc.reason}"
+                        raise
                 names |= {"records": records, "count": len(records), "envelopes": views}
-                document = self.body(Ctx(names, names, views, "body"))
+                ctx = Ctx(names, names, views, "body")
             else:
-                document = self.body(Ctx(views[0], names, views[0], "body"))
+                ctx = Ctx(views[0], names, views[0], "body")
+            document = self.body(ctx)
         except MessageRejected as exc:
+            if exc.field is None:
+                exc.field = ctx.field
             raise exc.located(system=self.system, message=self.message) from None
         return self._serialise(document)
 

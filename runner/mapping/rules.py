@@ -100,6 +100,7 @@ class RuleCompiler:
     variables: set[str] = field(default_factory=set)
     issues: list[Issue] = field(default_factory=list)
     library: Mapping[str, Transform] = field(default_factory=lambda: TRANSFORMS)
+    _path: list[str] = field(default_factory=list)
 
     def issue(self, node: Any, key: str, message: str, code: str, hint: str = "") -> None:
         """Record a problem found while compiling."""
@@ -142,16 +143,35 @@ class RuleCompiler:
         if isinstance(spec, dict):
             if any(k in spec for k in SOURCE_KEYS):
                 return self._rule(spec, parent, key)
-            return self.object(spec)
+            top = not self._path and key not in _RULE_KEYS
+            return self.object(spec, prefix=key if top else None)
         value = spec
         return lambda _ctx: value
 
-    def object(self, spec: dict[str, Any]) -> Rule:
-        """Compile a nested object: one rule per field, built in the order written."""
-        fields = {name: self.compile(rule, spec, name) for name, rule in spec.items()}
+    def object(self, spec: dict[str, Any], prefix: str | None = None) -> Rule:
+        """Compile a nested object: one rule per field, built in the order written.
+
+        Each field knows its dotted path (``payload.parties.kind``), set on the context while
+        its rule runs, so a rejection names the field it happened in.
+        """
+        if prefix is not None:
+            self._path.append(prefix)
+        tracked = bool(self._path)  # an object inside a rule (first, if …) keeps its caller's
+        fields: list[tuple[str, str, Rule]] = []
+        for name, rule in spec.items():
+            self._path.append(name)
+            fields.append((name, ".".join(self._path), self.compile(rule, spec, name)))
+            self._path.pop()
+        if prefix is not None:
+            self._path.pop()
 
         def build(ctx: Ctx) -> dict[str, Any]:
-            return {name: rule(ctx) for name, rule in fields.items()}
+            out: dict[str, Any] = {}
+            for name, path, rule in fields:
+                if tracked:
+                    ctx.field = path
+                out[name] = rule(ctx)
+            return out
 
         return build
 

@@ -79,7 +79,9 @@ def test_all_three_spellings_of_is_dishonest_are_read(flag: Any, dishonest: bool
 
 
 def test_an_is_dishonest_value_outside_the_three_spellings_rejects_that_subject():
-    assert re.search(r"payload: .*\[boolean_format\]", _rejected_subject(_person(isDishonest="Y?")))
+    assert re.search(
+        r"payload\.is_dishonest: .*\[boolean_format\]", _rejected_subject(_person(isDishonest="Y?"))
+    )
 
 
 @pytest.mark.parametrize(
@@ -157,7 +159,7 @@ def test_a_measure_listed_twice_appears_once_in_response_order():
 
 def test_a_measure_code_outside_the_table_rejects_that_subject():
     reason = _rejected_subject(_person(measures=[{"cscode": "CJ099"}]))
-    assert re.search(r"payload: .*CJ099.*\[unknown_code\]", reason)
+    assert re.search(r"payload\.measures: .*CJ099.*\[unknown_code\]", reason)
 
 
 def test_results_are_correlated_by_seq_not_by_position():

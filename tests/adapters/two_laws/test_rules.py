@@ -373,11 +373,11 @@ def test_an_issuer_code_in_lower_case_or_full_width_is_folded_before_the_check()
     [
         pytest.param(
             {"fwjgdm": "11350200003702155D"},
-            "payload",
+            "payload.issued_by.uscc",
             "uscc_check",
             id="an issuer code failing its check",
         ),
-        pytest.param({"tzlx": "04"}, "payload", "unknown_code", id="an unknown notice type"),
+        pytest.param({"tzlx": "04"}, "payload.kind", "unknown_code", id="an unknown notice type"),
         pytest.param({"bbh": "0"}, "payload.version", "greater_than_equal", id="version 0"),
         pytest.param(
             {"fwrq": "2024/03/05"}, "issued_at", "datetime_format", id="a fourth spelling"
