@@ -87,6 +87,8 @@ class DeliveryWorker:
         self.name = f"{plan.route}/{plan.key}"
         self.ordered = destination.ordered
         self._held: dict[str, float] = {}  # case_code → monotonic time its retry is due
+        self._delivered: list[str] = []
+        self._events: list[AuditEvent] = []
 
     def __call__(self, batch: list[Message]) -> list[Disposition]:
         """Handle one batch (the bus handler)."""
@@ -126,11 +128,12 @@ class DeliveryWorker:
     def _call(self, chunk: list[Message]) -> list[Disposition]:
         envelopes = [decode_envelope(m) for m in chunk]
         fresh: list[int] = []
-        seen: set[str] = set()  # a re-read duplicate in the same batch goes once
+        # what the destination already has, and a re-read duplicate in the same batch, go once
+        seen = self.services.idempotency.delivered_among(
+            self.name, [e.message_id for e in envelopes]
+        )
         for i, envelope in enumerate(envelopes):
-            if envelope.message_id in seen or self.services.idempotency.was_delivered(
-                self.name, envelope.message_id
-            ):
+            if envelope.message_id in seen:
                 continue
             if not self.mapping.accepts_message(envelope.model_dump(mode="json")):
                 self._audit("dropped", envelope, {"why": "the call does not take it (accepts)"})
@@ -180,7 +183,17 @@ class DeliveryWorker:
         ]
         if requeue:  # one publish, in order: the call's messages come back together
             self.services.bus.publish(self.queue, requeue, delay_s=delay)
+        self._flush()
         return dispositions
+
+    def _flush(self) -> None:
+        """Write what a call's settling collected: delivery marks, then audit events, once."""
+        if self._delivered:
+            self.services.idempotency.mark_delivered_many(self.name, self._delivered)
+            self._delivered = []
+        if self._events:
+            self.services.audit.append_many(self._events)
+            self._events = []
 
     def _send(self, envelopes: list[Any]) -> DeliveryOutcome:
         config = self.services.config(self.system)
@@ -300,7 +313,7 @@ class DeliveryWorker:
         """Settle one message; a retry is appended to ``requeue`` (published by the caller)."""
         if settle.status == "accepted":
             if settle.reason != "already delivered":
-                self.services.idempotency.mark_delivered(self.name, envelope.message_id)
+                self._delivered.append(envelope.message_id)
                 self._audit(
                     "delivered", envelope, {"code": settle.code, "record_id": settle.record_id}
                 )
@@ -347,7 +360,8 @@ class DeliveryWorker:
         return [ACK] * len(batch)
 
     def _audit(self, kind: str, envelope: Any, detail: dict[str, Any]) -> None:
-        self.services.audit.append(
+        """Collect an audit event; ``_flush`` writes a call's events in one transaction."""
+        self._events.append(
             AuditEvent(
                 kind=kind,
                 system=self.system,

@@ -114,3 +114,30 @@ class IdempotencyStore:
         query = select(c.message_id).where(c.destination == destination, c.message_id == message_id)
         with self._db.read() as conn:
             return conn.execute(query).first() is not None
+
+    def delivered_among(self, destination: str, message_ids: Iterable[str]) -> set[str]:
+        """Which of ``message_ids`` ``destination`` has accepted before (one query per chunk)."""
+        ids = list(dict.fromkeys(message_ids))
+        c = deliveries.c
+        found: set[str] = set()
+        with self._db.read() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                query = select(c.message_id).where(
+                    c.destination == destination, c.message_id.in_(ids[start : start + _CHUNK])
+                )
+                found.update(row[0] for row in conn.execute(query))
+        return found
+
+    def mark_delivered_many(self, destination: str, message_ids: Iterable[str]) -> None:
+        """Record that ``destination`` accepted every one of ``message_ids``, in one transaction."""
+        now = dt.datetime.now(dt.UTC)
+        rows = [
+            {"destination": destination, "message_id": m, "delivered_at": now}
+            for m in dict.fromkeys(message_ids)
+        ]
+        if not rows:
+            return
+        stmt = self._db.insert_ignore(deliveries, ["destination", "message_id"])
+        with self._db.write() as conn:
+            for start in range(0, len(rows), _CHUNK):
+                conn.execute(stmt, rows[start : start + _CHUNK])

@@ -128,3 +128,12 @@ def test_a_delivery_is_marked_first_time_once_per_destination(store: Idempotency
 def test_of_eight_workers_marking_one_delivery_exactly_one_is_first(store: IdempotencyStore):
     marks = race(8, lambda: store.mark_delivered("credit_fj", "M1"))
     assert sorted(marks) == [False] * 7 + [True]
+
+
+def test_batched_delivery_marks_are_seen_per_destination(store: IdempotencyStore):
+    ids = [f"01JTZ6Q8M4V2A7K9C1E3G5H{n:03d}" for n in range(700)]  # more than one chunk
+    store.mark_delivered_many("route/credit_fj", ids[:600] + ids[:5])
+    assert store.delivered_among("route/credit_fj", ids) == set(ids[:600])
+    assert store.delivered_among("route/other", ids) == set()
+    assert not store.mark_delivered("route/credit_fj", ids[0])  # already marked
+    assert store.was_delivered("route/credit_fj", ids[599])
