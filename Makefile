@@ -32,5 +32,8 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
+bench: $(STAMP)  ## run the benchmarks, print their table (bench/RESULTS.md explains them)
+	$(BIN)/python -m bench
+
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out

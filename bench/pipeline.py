@@ -2,20 +2,29 @@
 
 Floor: for each inbound wire sample, the bare work any implementation must do — parse the wire
 bytes (lxml for XML, json for JSON), validate the expected canonical envelope with the pydantic
-model, dump it to JSON. Pipeline: the bus's real path — the compiled mapping (decode, hardened
-parse, unwrap, selectors, transforms, code tables, validation), stamping, JSON dump. Both run
-the same messages in the same process, so the ratio is what the bus costs over the floor.
+model, dump it to JSON. Pipeline: the bus's real path — the adapter's wire hooks where it has
+them (verify, prepare), the compiled mapping (decode, hardened parse, unwrap, selectors,
+transforms, code tables, validation), stamping, JSON dump. Both run the same messages in the
+same process, so the ratio is what the bus costs over the floor.
+
+A wire sample is ``<message>-<k>.<ext>`` in the system's ``samples/`` with a sibling
+``.expected.json``; files with a second suffix (``.expected.json``, ``.request.json``, ...) are
+sidecars. An answer gets the facts of the call it answers as transport meta, as the contract
+tests give them: ``<stem>.request.json``, else the method and path of ``<op>-<k>.http``. A
+sample either path cannot run is left out of both and listed under ``skipped``.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from runner.adapter_api import RawMessage
 from runner.project import Project, load_project
 from runner.specs import specs_dir
 from runner.stamp import new_message_id, now, stamp
@@ -23,22 +32,48 @@ from schemas import DRAFTS, DeliveryOutcome
 
 __all__ = ["measure_pipeline"]
 
-_SIDECARS = (".expected.json", ".input.json", ".http", ".ok", ".taskxml.xml", ".amqp.json")
+_NOT_WIRE = (".http", ".ok")
+
+Case = tuple[str, Any, bytes, dict[str, str], Any]
+"""(sample name, mapping, wire bytes, transport meta, expected items)."""
 
 
-def _samples(project: Project) -> list[tuple[Any, bytes, Any]]:
-    """(mapping, wire bytes, expected items) for every inbound sample with a mapping."""
+def _samples(project: Project) -> list[Case]:
+    """Every inbound wire sample with a mapping and an ``.expected.json``."""
     cases = []
     for (system, message), mapping in project.inbound.items():
         folder = specs_dir() / "systems" / system / "samples"
         for path in sorted(folder.glob(f"{message}-*")):
-            if path.name.endswith(_SIDECARS):
-                continue
-            expected_path = path.with_name(path.name.split(".")[0] + ".expected.json")
+            if len(path.suffixes) != 1 or path.suffix in _NOT_WIRE:
+                continue  # a sidecar, not wire bytes
+            expected_path = path.with_name(path.stem + ".expected.json")
             if expected_path.exists():
                 expected = json.loads(expected_path.read_bytes())
-                cases.append((mapping, path.read_bytes(), expected))
+                name, meta = f"{system}/{path.name}", _request_meta(path)
+                cases.append((name, mapping, path.read_bytes(), meta, expected))
     return cases
+
+
+def _request_meta(path: Path) -> dict[str, str]:
+    """The facts of the call an answer sample answers (``.request.json`` or the ``.http``)."""
+    request = path.with_name(path.stem + ".request.json")
+    if request.exists():
+        return {k: str(v) for k, v in json.loads(request.read_bytes()).items()}
+    operation, _, number = path.stem.rpartition("-")
+    call = path.with_name(f"{operation.removesuffix('_response')}-{number}.http")
+    if operation.endswith("_response") and call.exists():
+        method, target, *_ = call.read_text(encoding="utf-8").splitlines()[0].split()
+        return {"method": method, "path": target.split("?")[0]}
+    return {}
+
+
+def _wire_hooks(project: Project, mapping: Any, meta: dict[str, str]) -> Callable[[bytes], bytes]:
+    """The adapter's verify and prepare hooks on raw bytes, as the inbound worker runs them."""
+    adapter = project.registry.get(mapping.system)
+    if not (adapter.verify or adapter.prepare):
+        return lambda raw: raw
+    config = adapter.config.model_validate(dict(adapter.demo_config))
+    return lambda raw: adapter.inbound(mapping.message, RawMessage(raw, meta=meta), config)
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
@@ -61,15 +96,15 @@ def _floor_one(mapping: Any, raw: bytes, expected: Any) -> None:
             DRAFTS[item["schema"]].model_validate(item).model_dump_json()
 
 
-def _pipeline_one(mapping: Any, raw: bytes, received: Any) -> None:
-    result = mapping.apply(raw)
+def _pipeline_one(mapping: Any, hooks: Callable[[bytes], bytes], raw: bytes, received: Any) -> None:
+    result = mapping.apply(hooks(raw))
     if result.outcome is not None:
         result.outcome.model_dump_json()
     for draft in result.envelopes:
         stamp(draft, message_id=new_message_id(), received_at=received).model_dump_json()
 
 
-def _rate(fn: Any, cases: list[tuple[Any, bytes, Any]], seconds: float) -> float:
+def _rate(fn: Any, cases: list[tuple[Any, ...]], seconds: float) -> float:
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         for case in cases:
@@ -81,19 +116,26 @@ def _rate(fn: Any, cases: list[tuple[Any, bytes, Any]], seconds: float) -> float
 def measure_pipeline(seconds: float = 3.0, project: Project | None = None) -> dict[str, Any]:
     """Messages per second of the floor and of the pipeline, and their ratio."""
     project = project or load_project()
-    cases = _samples(project)
-    if not cases:
-        raise RuntimeError("no inbound samples with mappings to measure")
     received = now()
-    pipeline_cases = [(m, raw, received) for m, raw, _ in cases]
-    for case in cases:  # warm up both paths once
-        _floor_one(*case)
-    for case in pipeline_cases:
-        _pipeline_one(*case)
-    floor = _rate(_floor_one, cases, seconds)
+    floor_cases, pipeline_cases, skipped = [], [], []
+    for name, mapping, raw, meta, expected in _samples(project):
+        floor_case = (mapping, raw, expected)
+        pipeline_case = (mapping, _wire_hooks(project, mapping, meta), raw, received)
+        try:  # warm up both paths once; a sample that fails either is left out of both
+            _floor_one(*floor_case)
+            _pipeline_one(*pipeline_case)
+        except Exception as exc:
+            skipped.append(f"{name}: {type(exc).__name__}")
+            continue
+        floor_cases.append(floor_case)
+        pipeline_cases.append(pipeline_case)
+    if not floor_cases:
+        raise RuntimeError(f"no inbound samples with mappings to measure (skipped: {skipped})")
+    floor = _rate(_floor_one, floor_cases, seconds)
     pipeline = _rate(_pipeline_one, pipeline_cases, seconds)
     return {
-        "samples": len(cases),
+        "samples": len(floor_cases),
+        "skipped": skipped,
         "floor_msgs_per_s": round(floor, 1),
         "pipeline_msgs_per_s": round(pipeline, 1),
         "pipeline_to_floor_ratio": round(pipeline / floor, 3),
@@ -102,4 +144,3 @@ def measure_pipeline(seconds: float = 3.0, project: Project | None = None) -> di
 
 if __name__ == "__main__":
     print(json.dumps(measure_pipeline(), indent=2))
-    _ = Path
