@@ -35,10 +35,16 @@ def mask_personal_data(
     return event
 
 
+def _stderr_logger(*_args: Any) -> Any:
+    # Looked up at each use: whoever replaced sys.stderr since (a test runner's capture, a
+    # daemon's redirection) gets the lines, and a closed former stream is never written to.
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """JSON lines on ``stream`` (stderr by default), one event per line, ISO timestamps."""
-    out = stream or sys.stderr
-    logging.basicConfig(stream=out, level=level, format="%(message)s")
+    """JSON lines on ``stream`` (the current stderr by default), one event per line, ISO
+    timestamps."""
+    logging.basicConfig(stream=stream or sys.stderr, level=level, format="%(message)s")
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -48,8 +54,8 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(out),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(stream) if stream else _stderr_logger,
+        cache_logger_on_first_use=stream is not None,
     )
 
 

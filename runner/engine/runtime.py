@@ -7,6 +7,7 @@ many processes as needed on RabbitMQ: they compete for the same queues.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,11 +109,12 @@ class Runtime:
                     return
                 except Exception as exc:  # a worker must not die silently: log, back off, resume
                     self.errors.append(exc)
-                    log.error(
-                        "worker failed, restarting",
-                        worker=name,
-                        error=f"{type(exc).__name__}: {str(exc)[:300]}",
-                    )
+                    with contextlib.suppress(Exception):  # not even when logging itself fails
+                        log.error(
+                            "worker failed, restarting",
+                            worker=name,
+                            error=f"{type(exc).__name__}: {str(exc)[:300]}",
+                        )
                     self.stop.wait(1.0)
 
         thread = threading.Thread(target=guarded, name=name, daemon=True)
