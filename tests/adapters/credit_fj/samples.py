@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from adapters.credit_fj import CreditFjConfig
@@ -12,6 +11,7 @@ from adapters.credit_fj.simulator import DEMO_APP_KEY, DEMO_SECRET
 from runner.adapter_api import CallContext, Outgoing
 from runner.project import load_project
 from schemas.timeutil import SHANGHAI
+from tests.adapters.http_samples import HttpSample, parse_http
 from tests.conftest import SPECS
 
 __all__ = [
@@ -32,27 +32,9 @@ SAMPLES = SPECS / "systems" / "credit_fj" / "samples"
 PRODUCTION = "https://xyfj-gw.fjzwnet.gov.cn:8443"
 
 
-@dataclass(frozen=True)
-class HttpSample:
-    """One ``.http`` sample: request line, headers in order, body bytes."""
-
-    method: str
-    path: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> str:
-        return next(value for key, value in self.headers if key.lower() == name.lower())
-
-
 def read_http(stem: str) -> HttpSample:
-    """The request of ``samples/<stem>.http`` (CRLF line ends, blank line, body)."""
-    raw = (SAMPLES / f"{stem}.http").read_bytes()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    line, *fields = head.decode("utf-8").split("\r\n")
-    method, path, _version = line.split(" ")
-    headers = [(k, v) for k, _, v in (f.partition(": ") for f in fields)]
-    return HttpSample(method, path, headers, body)
+    """The request of ``samples/<stem>.http``."""
+    return parse_http(SAMPLES / f"{stem}.http")
 
 
 def config(endpoint: str = PRODUCTION, secret: str = DEMO_SECRET) -> CreditFjConfig:

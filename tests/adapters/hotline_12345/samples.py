@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from adapters.hotline_12345 import Hotline12345Config
@@ -12,6 +11,7 @@ from adapters.hotline_12345.simulator import DEMO_API_KEY
 from runner.adapter_api import Outgoing, RawMessage
 from runner.dryrun import DryRun, map_message
 from runner.project import load_project
+from tests.adapters.http_samples import HttpSample, parse_http
 from tests.conftest import SPECS
 
 __all__ = [
@@ -36,24 +36,9 @@ PRODUCTION_HOST = "api.fj12345.gov.cn"
 SYSTEM = "hotline_12345"
 
 
-@dataclass(frozen=True)
-class HttpSample:
-    """One ``.http`` sample: request line, headers in order, body bytes."""
-
-    method: str
-    path: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
 def read_http(stem: str) -> HttpSample:
-    """The request of ``samples/<stem>.http`` (CRLF line ends, blank line, body)."""
-    raw = (SAMPLES / f"{stem}.http").read_bytes()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    line, *fields = head.decode("utf-8").split("\r\n")
-    method, path, _version = line.split(" ")
-    headers = [(k, v) for k, _, v in (f.partition(": ") for f in fields)]
-    return HttpSample(method, path, headers, body)
+    """The request of ``samples/<stem>.http``."""
+    return parse_http(SAMPLES / f"{stem}.http")
 
 
 def wire_request(call: Outgoing, host: str) -> bytes:

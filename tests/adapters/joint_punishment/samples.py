@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from adapters.joint_punishment import JointPunishmentConfig
 from adapters.joint_punishment.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SAMPLE_TOKEN
 from runner.adapter_api import Outgoing
 from runner.project import load_project
+from tests.adapters.http_samples import HttpSample, parse_http
 from tests.conftest import SPECS
 
 __all__ = [
@@ -30,27 +30,9 @@ SAMPLES = SPECS / "systems" / "joint_punishment" / "samples"
 PRODUCTION_HOST = "lhcj-api.fjzwnet.gov.cn:8443"
 
 
-@dataclass(frozen=True)
-class HttpSample:
-    """One ``.http`` sample: request line, headers in order, body bytes."""
-
-    method: str
-    path: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> str:
-        return next(value for key, value in self.headers if key.lower() == name.lower())
-
-
 def read_http(stem: str) -> HttpSample:
-    """The request of ``samples/<stem>.http`` (CRLF line ends, blank line, body)."""
-    raw = (SAMPLES / f"{stem}.http").read_bytes()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    line, *fields = head.decode("utf-8").split("\r\n")
-    method, path, _version = line.split(" ")
-    headers = [(k, v) for k, _, v in (f.partition(": ") for f in fields)]
-    return HttpSample(method, path, headers, body)
+    """The request of ``samples/<stem>.http``."""
+    return parse_http(SAMPLES / f"{stem}.http")
 
 
 def config(endpoint: str = f"https://{PRODUCTION_HOST}", **changes: Any) -> JointPunishmentConfig:
