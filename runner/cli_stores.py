@@ -27,7 +27,12 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from runner.errors import ConfigError
 from runner.stores.audit import AuditEvent, AuditRecord, AuditStore, VerifyReport
 from runner.stores.db import DEFAULT_URL, Database, display_url
-from runner.stores.dead_letters import DeadLetterStore, DeadLetterSummary, StoredDeadLetter
+from runner.stores.dead_letters import (
+    DeadLetterStore,
+    DeadLetterSummary,
+    StoredDeadLetter,
+    letter_event,
+)
 from schemas.timeutil import SHANGHAI
 
 __all__ = ["audit_app", "dlq_app", "trace_command"]
@@ -212,17 +217,7 @@ def dlq_purge(
 
 
 def _purged_event(letter: DeadLetterSummary) -> AuditEvent:
-    return AuditEvent(
-        kind="purged",
-        system=letter.system,
-        message_type=letter.message_type,
-        route=letter.route,
-        destination=letter.destination,
-        message_id=letter.message_id,
-        source_message_id=letter.source_message_id,
-        case_code=letter.case_code,
-        detail={"dead_letter_id": letter.id, "stage": letter.stage},
-    )
+    return letter_event(letter, "purged", {"dead_letter_id": letter.id, "stage": letter.stage})
 
 
 @audit_app.command("verify")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from runner.bus import Bus, OutMessage
 from runner.bus.topology import delivery_queue, inbound_queue
 from runner.engine.codec import ATTEMPTS
-from runner.stores.audit import AuditEvent, AuditStore
-from runner.stores.dead_letters import DeadLetterStore, StoredDeadLetter
+from runner.stores.audit import AuditStore
+from runner.stores.dead_letters import DeadLetterStore, StoredDeadLetter, letter_event
 
 __all__ = ["ReplayResult", "replay"]
 
@@ -59,18 +59,6 @@ def replay(
         }
         bus.publish(queue, [OutMessage(letter.body, headers, letter.message_id)])
         if letters.mark_replayed(letter_id):
-            audit.append(
-                AuditEvent(
-                    kind="replayed",
-                    system=letter.system,
-                    message_type=letter.message_type,
-                    route=letter.route,
-                    destination=letter.destination,
-                    message_id=letter.message_id,
-                    source_message_id=letter.source_message_id,
-                    case_code=letter.case_code,
-                    detail={"letter": letter_id, "queue": queue},
-                )
-            )
+            audit.append(letter_event(letter, "replayed", {"letter": letter_id, "queue": queue}))
         results.append(ReplayResult(letter_id, queue))
     return results

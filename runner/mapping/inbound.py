@@ -42,7 +42,15 @@ from runner.errors import MessageRejected
 from runner.mapping.codes import CodeTable
 from runner.mapping.documents import Format, parse_document, parse_xml
 from runner.mapping.fields import nested_model, required_fields, wire_names
-from runner.mapping.rules import Ctx, Issue, Rule, RuleCompiler, did_you_mean, is_rule
+from runner.mapping.rules import (
+    Ctx,
+    Issue,
+    Rule,
+    RuleCompiler,
+    did_you_mean,
+    is_rule,
+    unknown_keys,
+)
 from runner.mapping.selectors import Selector
 from runner.mapping.transforms import TRANSFORMS, Transform
 from runner.yamlconf import LineDict, where
@@ -285,17 +293,7 @@ def compile_inbound(
     transforms: Mapping[str, Transform] = TRANSFORMS,
 ) -> InboundMapping | None:
     """Compile one inbound mapping file; every problem is appended to ``issues``."""
-    for key in spec:
-        if key not in _TOP_KEYS:
-            issues.append(
-                Issue(
-                    where(spec, key),
-                    key,
-                    "unknown mapping key",
-                    "unknown_key",
-                    did_you_mean(key, sorted(_TOP_KEYS)),
-                )
-            )
+    issues += unknown_keys(spec, _TOP_KEYS, "unknown mapping key")
     fmt = spec.get("format")
     if fmt not in _FORMATS:
         issues.append(

@@ -31,7 +31,13 @@ from jmespath.exceptions import JMESPathError
 
 from runner.errors import MessageRejected
 from runner.mapping.codes import CodeTable
-from runner.mapping.rules import Ctx, Issue, Rule, RuleCompiler, did_you_mean
+from runner.mapping.rules import (
+    Ctx,
+    Issue,
+    Rule,
+    RuleCompiler,
+    unknown_keys,
+)
 from runner.mapping.transforms import TRANSFORMS, Transform
 from runner.mapping.xmlwrite import write_xml
 from runner.yamlconf import LineDict, where
@@ -150,17 +156,7 @@ def compile_outbound(
     extra_vars: Sequence[str] = (),
 ) -> OutboundMapping | None:
     """Compile one outbound mapping file; every problem is appended to ``issues``."""
-    for key in spec:
-        if key not in _TOP_KEYS:
-            issues.append(
-                Issue(
-                    where(spec, key),
-                    key,
-                    "unknown mapping key",
-                    "unknown_key",
-                    did_you_mean(key, sorted(_TOP_KEYS)),
-                )
-            )
+    issues += unknown_keys(spec, _TOP_KEYS, "unknown mapping key")
     fmt = spec.get("format")
     if fmt not in ("xml", "json"):
         issues.append(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,15 @@ class Issue:
     def __str__(self) -> str:
         hint = f" (hint: {self.hint})" if self.hint else ""
         return f"{self.where}: '{self.key}': {self.message}{hint} [{self.code}]"
+
+
+def unknown_keys(spec: Any, known: Collection[str], message: str) -> list[Issue]:
+    """An ``unknown_key`` issue, with a suggestion, for every key of ``spec`` not in ``known``."""
+    return [
+        Issue(where(spec, key), key, message, "unknown_key", did_you_mean(key, sorted(known)))
+        for key in spec
+        if key not in known
+    ]
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:

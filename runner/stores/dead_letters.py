@@ -29,6 +29,7 @@ from ulid import ULID
 
 from runner.errors import DeliveryError, MessageRejected, PermanentError, TransientError
 from runner.stores._tables import dead_letters
+from runner.stores.audit import AuditEvent
 from runner.stores.db import Database
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Stage",
     "Status",
     "StoredDeadLetter",
+    "letter_event",
 ]
 
 Stage = Literal["inbound", "route", "delivery"]
@@ -270,3 +272,20 @@ def _delivery_rule(error: DeliveryError) -> str:
     if isinstance(error, PermanentError):
         return "permanent"
     return "delivery"
+
+
+def letter_event(
+    letter: DeadLetterSummary | StoredDeadLetter, kind: str, detail: dict[str, JsonValue]
+) -> AuditEvent:
+    """The audit event of something done to a dead letter (``replayed``, ``purged``)."""
+    return AuditEvent(
+        kind=kind,
+        system=letter.system,
+        message_type=letter.message_type,
+        route=letter.route,
+        destination=letter.destination,
+        message_id=letter.message_id,
+        source_message_id=letter.source_message_id,
+        case_code=letter.case_code,
+        detail=detail,
+    )

@@ -136,3 +136,19 @@ def test_ebus_map_rejects_a_huge_payload(tmp_path: Path):
     result = runner.invoke(app, ["map", "eco_env", "get_case_list_response", str(huge)])
     assert result.exit_code == 1
     assert "[too_large]" in result.output
+
+
+def test_ebus_lint_names_a_misspelt_mapping_key_with_its_line_and_a_hint(tmp_path: Path):
+    root = Path(__file__).resolve().parents[2]
+    folder = tmp_path / "mappings" / "eco_env"
+    folder.mkdir(parents=True)
+    shutil.copytree(root / "mappings" / "codes", tmp_path / "mappings" / "codes")
+    text = (root / "mappings/eco_env/get_case_list_response.yaml").read_text(encoding="utf-8")
+    (folder / "get_case_list_response.yaml").write_text(
+        text.replace("\nrecords:", "\nrecrods:"), encoding="utf-8"
+    )
+    result = runner.invoke(app, ["lint", "--root", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "'recrods': unknown mapping key (hint: did you mean 'records'?) [unknown_key]" in (
+        result.output
+    )
