@@ -16,6 +16,7 @@ the runner and ``adapters/_transports``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -31,6 +32,7 @@ from runner.mapping.transforms import define as define_transform
 __all__ = [
     "AdapterConfig",
     "AdapterSpec",
+    "BatchJob",
     "CallContext",
     "Connection",
     "DemoPeer",
@@ -46,6 +48,10 @@ __all__ = [
     "SystemCounts",
     "Transform",
     "TransientError",
+    "Webhook",
+    "WebhookAnswer",
+    "WebhookVerdict",
+    "default_answer",
     "define_transform",
     "parse_xml",
 ]
@@ -142,6 +148,20 @@ class PollContext(Protocol):
         """Store the cursor the next cycle starts from."""
         ...
 
+    def recall(self, key: str) -> dict[str, Any] | None:
+        """A durable fact this system's poller remembered under ``key`` (e.g. a processed file
+        name with its digest), None if it never did."""
+        ...
+
+    def remember(self, key: str, value: dict[str, Any]) -> None:
+        """Store a durable fact under ``key`` (survives restarts; shared by every process)."""
+        ...
+
+    def reject(self, message_id: str, raw: RawMessage, error: MessageRejected) -> None:
+        """Dead-letter a message the poller refused itself before emitting it (a file whose
+        marker does not match, an AMQP message with a bad signature), with its reason."""
+        ...
+
 
 class Connection(Protocol):
     """An open link to one system: sends calls, returns answers; ``close`` releases it."""
@@ -155,6 +175,56 @@ class Connection(Protocol):
         """Release the link."""
         ...
 
+
+BatchRun = Callable[["PollContext", "AdapterConfig", dt.date], None]
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """Scheduled batch work of one system (a nightly import, a daily upload), for one date.
+
+    ``run`` gets the same context as a poll cycle (calls, ``emit``, durable facts) and the
+    date it works on (the data date, Asia/Shanghai). It must be safe to run twice for a date
+    (resume, skip what is done). The bus runs it in-process on ``schedule`` (a cron line in
+    Asia/Shanghai), or Apache Airflow runs it through the DAG shipped for it; either way
+    ``ebus batch trigger NAME --date D`` starts one run by hand.
+    """
+
+    name: str
+    schedule: str
+    run: BatchRun
+    summary: str
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An HTTP endpoint the bus serves for a system that pushes to it (path → message type)."""
+
+    path: str
+    message: str
+    method: str = "POST"
+
+
+WebhookVerdict = Literal["accepted", "duplicate", "rejected", "unauthorized", "unavailable"]
+"""What the bus made of one pushed request: stored; already stored (a resend); refused by the
+mapping or validation (``rejected``); refused by ``verify`` (``unauthorized``); not stored
+because the bus could not store it now (``unavailable``: the sender should resend)."""
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """The HTTP answer to one pushed request."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json;charset=UTF-8"
+
+
+Answerer = Callable[
+    [str, RawMessage, WebhookVerdict, "MessageRejected | None", AdapterConfig], WebhookAnswer
+]
+"""Build the answer to a pushed request of message type ``str`` from the verdict (and the
+rejection, when there is one), in the system's own dialect (JSON codes, XML acks)."""
 
 Verifier = Callable[[str, RawMessage, AdapterConfig], None]
 Connector = Callable[[AdapterConfig], Connection]
@@ -188,6 +258,12 @@ class AdapterSpec:
     """One poll cycle, for systems the bus polls; the runtime schedules it."""
     connect: Connector | None = None
     """Open the link the bus sends outbound calls and polls through."""
+    webhooks: tuple[Webhook, ...] = ()
+    """Endpoints the bus serves for this system (``ebus run`` with ``webhook:`` settings)."""
+    answer: Answerer | None = None
+    """The answer to a pushed request; default: ``default_answer``."""
+    batch_jobs: tuple[BatchJob, ...] = ()
+    """Scheduled batch work of this system (see ``BatchJob``)."""
 
     def message(self, message_id: str) -> MessageType:
         """The message type ``message_id``; ``KeyError`` lists the known ids."""
@@ -205,6 +281,19 @@ class AdapterSpec:
             return self.frame(message_id, document, config, call)
         return Outgoing(body=document)
 
+    def webhook_answer(
+        self,
+        message_id: str,
+        raw: RawMessage,
+        verdict: WebhookVerdict,
+        error: MessageRejected | None,
+        config: AdapterConfig,
+    ) -> WebhookAnswer:
+        """The answer to a pushed request (the adapter's ``answer`` hook, or a plain default)."""
+        if self.answer is not None:
+            return self.answer(message_id, raw, verdict, error, config)
+        return default_answer(verdict, error)
+
     def inbound(self, message_id: str, raw: RawMessage, config: AdapterConfig) -> bytes:
         """Run the adapter's wire hooks on ``raw``: verify it, then prepare its bytes."""
         if self.verify is not None:
@@ -212,3 +301,23 @@ class AdapterSpec:
         if self.prepare is not None:
             return self.prepare(message_id, raw, config)
         return raw.body
+
+
+_DEFAULT_STATUS = {
+    "accepted": 200,
+    "duplicate": 200,
+    "rejected": 422,
+    "unauthorized": 401,
+    "unavailable": 503,
+}
+
+
+def default_answer(verdict: WebhookVerdict, error: MessageRejected | None) -> WebhookAnswer:
+    """A plain JSON answer: ``{"result": verdict, "field": ..., "rule": ...}`` with the usual
+    status (200, 200, 422, 401, 503). The reason text names no personal value."""
+    body: dict[str, str] = {"result": verdict}
+    if error is not None:
+        body.update(reason=error.reason, rule=error.rule, field=error.field or "")
+    return WebhookAnswer(
+        _DEFAULT_STATUS[verdict], json.dumps(body, ensure_ascii=False).encode("utf-8")
+    )

@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from runner.adapter_api import Outgoing, RawMessage
+from runner.adapter_api import MessageRejected, Outgoing, RawMessage
 
 __all__ = ["Exchange", "RecordingPollContext"]
 
@@ -43,6 +43,8 @@ class RecordingPollContext:
         self.exchanges: list[Exchange] = []
         self.emitted: list[tuple[str, RawMessage]] = []
         self.commits: list[dict[str, Any]] = []
+        self.facts: dict[str, dict[str, Any]] = {}
+        self.rejected: list[tuple[str, RawMessage, MessageRejected]] = []
         self._send = send
         self._cursor = copy.deepcopy(cursor)
 
@@ -64,6 +66,18 @@ class RecordingPollContext:
         """Record a commit; the next ``cursor()`` returns it."""
         self.commits.append(copy.deepcopy(cursor))
         self._cursor = copy.deepcopy(cursor)
+
+    def recall(self, key: str) -> dict[str, Any] | None:
+        """A fact remembered earlier on this context."""
+        return copy.deepcopy(self.facts.get(key))
+
+    def remember(self, key: str, value: dict[str, Any]) -> None:
+        """Remember a fact (in memory)."""
+        self.facts[key] = copy.deepcopy(value)
+
+    def reject(self, message_id: str, raw: RawMessage, error: MessageRejected) -> None:
+        """Record a rejection."""
+        self.rejected.append((message_id, raw, error))
 
     def emitted_ids(self) -> list[str]:
         """The message types of the emitted answers, in order."""

@@ -18,12 +18,12 @@ from typing import Any
 from runner.bus import ACK, Disposition, Message, OutMessage
 from runner.engine.codec import DESTINATION, ROUTE, decode_raw, encode_envelope
 from runner.engine.plan import RoutePlan
+from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
 from runner.errors import MessageRejected
 from runner.logs import get_logger
 from runner.stamp import stamp
 from runner.stores.audit import AuditEvent
-from runner.stores.dead_letters import DeadLetter
 from schemas.envelope import Envelope
 
 __all__ = ["InboundWorker"]
@@ -119,26 +119,7 @@ class InboundWorker:
 
     def _reject(self, error: MessageRejected, item: Message, outbox: _Outbox) -> None:
         outbox.rejected += 1
-        self.services.dead_letters.put(
-            DeadLetter.from_error(
-                error,
-                stage="inbound",
-                body=item.body,
-                headers={k: v for k, v in item.headers.items() if v is not None},
-            )
-        )
-        outbox.events.append(
-            AuditEvent(
-                kind="rejected",
-                system=self.system,
-                message_type=self.message,
-                source_message_id=error.source_message_id,
-                detail={"rule": error.rule, "field": error.field, "reason": error.reason[:300]},
-            )
-        )
-        log.warning(
-            "rejected", system=self.system, message=self.message, rule=error.rule, field=error.field
-        )
+        outbox.events.append(dead_letter(self.services, error, item.forward(), audit=False))
 
     def _fan_out(self, envelope: Envelope[Any], first_time: bool, outbox: _Outbox) -> None:
         outbox.mapped += 1

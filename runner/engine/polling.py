@@ -11,9 +11,10 @@ import datetime as dt
 import threading
 from typing import Any
 
-from runner.adapter_api import AdapterConfig, Outgoing, RawMessage
+from runner.adapter_api import AdapterConfig, MessageRejected, Outgoing, RawMessage
 from runner.bus.topology import inbound_queue
 from runner.engine.codec import encode_raw
+from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
 from runner.errors import EbusError, TransientError
 from runner.logs import get_logger
@@ -57,6 +58,23 @@ class BusPollContext:
     def commit(self, cursor: dict[str, Any]) -> None:
         """Store the cursor the next cycle starts from."""
         self.services.cursors.set(self._cursor_name, cursor)
+
+    def recall(self, key: str) -> dict[str, Any] | None:
+        """A durable fact remembered under ``key`` by this system's poller."""
+        return self.services.cursors.get(f"fact:{self.system}:{key}")
+
+    def remember(self, key: str, value: dict[str, Any]) -> None:
+        """Store a durable fact under ``key``."""
+        self.services.cursors.set(f"fact:{self.system}:{key}", value)
+
+    def reject(self, message_id: str, raw: RawMessage, error: MessageRejected) -> None:
+        """Dead-letter a message refused before it was emitted, and audit it."""
+        stamped = raw if raw.received_at else RawMessage(raw.body, raw.headers, raw.meta, now())
+        dead_letter(
+            self.services,
+            error.located(system=self.system, message=message_id),
+            encode_raw(self.system, message_id, stamped),
+        )
 
 
 class Poller:
