@@ -3,7 +3,8 @@
 Not one of the 15 systems and not registered as an entry point: tests build a ``Registry``
 with it.
 
-``testkit`` is a small adapter whose inbound message ``subject`` (one JSON object per message)
+``testkit`` is a small adapter whose inbound message ``subject`` (one JSON object per message,
+polled or pushed to its webhook ``/inbound/<system>/subjects`` with an ``X-Kit-Token`` header)
 maps to ``enforcement.penalty_decision.v1`` and whose outbound message ``deliver`` POSTs the
 canonical envelope as JSON with an ``Idempotency-Key`` header. ``SinkServer`` is the loopback
 system that receives those calls: it counts distinct deliveries, and can answer 503 for a while
@@ -22,7 +23,16 @@ from typing import Any
 from pydantic import HttpUrl
 
 from adapters._simulators.http import HttpSimulator, Request, Response
-from runner.adapter_api import AdapterConfig, AdapterSpec, CallContext, MessageType, Outgoing
+from runner.adapter_api import (
+    AdapterConfig,
+    AdapterSpec,
+    CallContext,
+    MessageRejected,
+    MessageType,
+    Outgoing,
+    RawMessage,
+    Webhook,
+)
 from runner.registry import Registry
 from schemas.identifiers import uscc_check_char
 
@@ -40,6 +50,8 @@ class KitConfig(AdapterConfig):
     """Where the sink listens."""
 
     endpoint: HttpUrl
+    webhook_token: str = "kit-token"
+    """The ``X-Kit-Token`` header a pushed ``subject`` must carry (the kit's "signature")."""
 
 
 def _frame(message: str, document: bytes, config: AdapterConfig, call: CallContext) -> Outgoing:
@@ -50,6 +62,16 @@ def _frame(message: str, document: bytes, config: AdapterConfig, call: CallConte
         "POST",
         "/deliver",
     )
+
+
+def _verify(message: str, raw: RawMessage, config: AdapterConfig) -> None:
+    assert isinstance(config, KitConfig)
+    if (
+        message == "subject"
+        and raw.meta.get("path")
+        and raw.headers.get("x-kit-token") != config.webhook_token
+    ):
+        raise MessageRejected("missing or wrong X-Kit-Token", field="X-Kit-Token", rule="signature")
 
 
 def kit_adapter(connect: Any = None, system: str = "testkit") -> AdapterSpec:
@@ -75,6 +97,8 @@ def kit_adapter(connect: Any = None, system: str = "testkit") -> AdapterSpec:
         ),
         frame=_frame,
         connect=connect,
+        verify=_verify,
+        webhooks=(Webhook(f"/inbound/{system}/subjects", "subject"),),
     )
 
 

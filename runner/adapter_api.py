@@ -294,9 +294,12 @@ class AdapterSpec:
             return self.answer(message_id, raw, verdict, error, config)
         return default_answer(verdict, error)
 
-    def inbound(self, message_id: str, raw: RawMessage, config: AdapterConfig) -> bytes:
-        """Run the adapter's wire hooks on ``raw``: verify it, then prepare its bytes."""
-        if self.verify is not None:
+    def inbound(
+        self, message_id: str, raw: RawMessage, config: AdapterConfig, *, verified: bool = False
+    ) -> bytes:
+        """Run the adapter's wire hooks on ``raw``: verify it (unless the channel that took it
+        in already did, ``verified``), then prepare its bytes."""
+        if self.verify is not None and not verified:
             self.verify(message_id, raw, config)
         if self.prepare is not None:
             return self.prepare(message_id, raw, config)

@@ -26,11 +26,34 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runner.errors import ConfigError
 
-__all__ = ["DEFAULT_BUS_URL", "DEFAULT_STORE_URL", "Settings", "load_settings"]
+__all__ = ["DEFAULT_BUS_URL", "DEFAULT_STORE_URL", "Settings", "WebhookSettings", "load_settings"]
 
 DEFAULT_BUS_URL = "sqlite:///var/ebus-broker.db"
 DEFAULT_STORE_URL = "sqlite:///var/ebus.db"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class WebhookSettings(BaseModel):
+    """The HTTP endpoint the bus serves for systems that push (webhooks).
+
+    Every connected adapter's endpoints (``SPEC.webhooks``) are served on it, e.g.
+    ``POST /inbound/online_hall/licenses``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    """Address to listen on; ``0.0.0.0`` to accept calls from other machines."""
+    port: int = Field(default=8080, ge=0, le=65535)
+    """TCP port (0: any free port, for tests)."""
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    """Larger requests are refused with 413 before they are read."""
+    read_timeout_s: float = Field(default=30.0, gt=0)
+    """A client that sends nothing for this long is disconnected."""
+    tls_cert: str | None = None
+    """PEM certificate chain file; with ``tls_key`` the endpoint speaks HTTPS only."""
+    tls_key: str | None = None
+    """PEM private key file of ``tls_cert``."""
 
 
 class Settings(BaseModel):
@@ -42,6 +65,8 @@ class Settings(BaseModel):
     store: str = Field(default_factory=lambda: os.environ.get("EBUS_STORE_URL", DEFAULT_STORE_URL))
     systems: dict[str, dict[str, Any]] = Field(default_factory=dict)
     poll: bool = True
+    webhook: WebhookSettings | None = None
+    """Serve the webhook endpoint (off when absent)."""
 
 
 def _interpolate(value: Any) -> Any:

@@ -22,6 +22,7 @@ __all__ = [
     "MESSAGE",
     "ROUTE",
     "SYSTEM",
+    "VERIFIED_BY",
     "decode_envelope",
     "decode_raw",
     "encode_envelope",
@@ -37,6 +38,9 @@ DESTINATION = "x-ebus-destination"
 SCHEMA = "x-ebus-schema"
 CASE_CODE = "x-ebus-case-code"
 ATTEMPTS = "x-ebus-attempts"
+VERIFIED_BY = "ebus-verified-by"
+"""Transport meta key: the channel that already ran the adapter's ``verify`` on a raw message
+(the webhook endpoint answers 401 itself), so the inbound worker does not verify it again."""
 
 
 def encode_raw(system: str, message: str, raw: RawMessage) -> OutMessage:

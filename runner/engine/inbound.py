@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.bus import ACK, Disposition, Message, OutMessage
-from runner.engine.codec import DESTINATION, ROUTE, decode_raw, encode_envelope
+from runner.engine.codec import DESTINATION, ROUTE, VERIFIED_BY, decode_raw, encode_envelope
 from runner.engine.plan import RoutePlan
 from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
@@ -88,7 +88,12 @@ class InboundWorker:
                 if self.adapter.verify or self.adapter.prepare
                 else None
             )
-            body = self.adapter.inbound(self.message, raw, config) if config else raw.body
+            verified = raw.meta.get(VERIFIED_BY) is not None
+            body = (
+                self.adapter.inbound(self.message, raw, config, verified=verified)
+                if config
+                else raw.body
+            )
             result = self.mapping.apply(body, encoding=raw.meta.get("encoding"))
         except MessageRejected as exc:
             self._reject(exc.located(system=self.system, message=self.message), item, outbox)

@@ -19,6 +19,7 @@ from runner.engine.inbound import InboundWorker
 from runner.engine.plan import build_plans, topology_of
 from runner.engine.polling import Poller
 from runner.engine.services import Services
+from runner.engine.webhooks import WebhookServer
 from runner.logs import get_logger
 
 __all__ = ["Runtime"]
@@ -39,12 +40,19 @@ class Runtime:
     inbound: dict[str, InboundWorker] = field(default_factory=dict)
     delivery: dict[str, DeliveryWorker] = field(default_factory=dict)
     pollers: dict[str, Poller] = field(default_factory=dict)
+    webhook: WebhookServer | None = None
 
     def prepare(self) -> None:
         """Compile the plans, declare the topology and build the workers (no thread yet)."""
         plans = build_plans(self.services.project)
         self.services.bus.declare(topology_of(plans))
         connected = set(self.services.settings.systems)
+        if self.services.settings.webhook is not None:
+            server = WebhookServer(self.services, routed=set(plans))
+            if server.endpoints:
+                self.webhook = server
+            else:
+                server.stop()
         for (system, message), route_plans in plans.items():
             queue = inbound_queue(system, message)
             self.inbound[queue] = InboundWorker(self.services, system, message, route_plans)
@@ -79,6 +87,8 @@ class Runtime:
             self._spawn(f"consume {queue}", self._consumer(queue, worker))
         for system, poller in self.pollers.items():
             self._spawn(f"poll {system}", self._polling(poller))
+        if self.webhook is not None:
+            self.webhook.start()
         log.info(
             "running",
             inbound=len(self.inbound),
@@ -124,5 +134,7 @@ class Runtime:
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Stop every worker and wait for them (unsettled messages return to their queues)."""
         self.stop.set()
+        if self.webhook is not None:
+            self.webhook.stop()
         for thread in self.threads:
             thread.join(timeout=timeout_s)

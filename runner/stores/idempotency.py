@@ -95,6 +95,20 @@ class IdempotencyStore:
                 found.update({(system, s): mid for s, mid in conn.execute(query)})
         return found
 
+    def known_among(self, source_system: str, source_message_ids: Iterable[str]) -> set[str]:
+        """Which of ``source_message_ids`` of ``source_system`` were claimed before (no claim)."""
+        ids = list(dict.fromkeys(source_message_ids))
+        c = idempotency_keys.c
+        found: set[str] = set()
+        with self._db.read() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                query = select(c.source_message_id).where(
+                    c.source_system == source_system,
+                    c.source_message_id.in_(ids[start : start + _CHUNK]),
+                )
+                found.update(row[0] for row in conn.execute(query))
+        return found
+
     def mark_delivered(self, destination: str, message_id: str) -> bool:
         """Record that ``destination`` accepted ``message_id``; True only the first time."""
         row = {

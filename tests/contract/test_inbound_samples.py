@@ -30,6 +30,8 @@ SIDECARS = (
     ".amqp.json",
     ".request.json",
     ".request.xml",
+    ".plain.json",
+    ".signing.json",
 )
 
 
