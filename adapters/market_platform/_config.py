@@ -1,0 +1,41 @@
+"""The config model of the market_platform adapter."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from adapters._transports.filedrop import FileDropConfig
+from runner.adapter_api import AdapterConfig
+
+__all__ = ["MarketPlatformConfig", "as_config"]
+
+
+class MarketPlatformConfig(FileDropConfig):
+    """The platform's drop over SFTP (README §2) and the poll schedule.
+
+    Example::
+
+        url: sftp://fjzf_esb@sftp.scjgj.fujian.gov.cn:22/fjzf
+        key_file: /etc/ebus/keys/market_platform_ed25519
+        host_key_sha256: "SHA256:…"          # from the registration form
+        poll_interval_s: 300                  # README §2: every 5 minutes, never under 60 s
+
+    Inherited keys (``url``, ``key_file``, ``key_passphrase``, ``host_key_sha256``,
+    ``connect_timeout_s``, ``operation_timeout_s``, ``idle_reconnect_s``, ``max_file_bytes``)
+    are documented in ``adapters._transports.filedrop.FileDropConfig``.
+    """
+
+    poll_interval_s: float = Field(300.0, gt=0)
+    """Seconds between two listings of ``inbox/`` (the spec asks for 300, at least 60; the demo
+    and tests use less against the simulator)."""
+    inbox: str = "inbox"
+    """The folder the platform drops task files in."""
+    outbox: str = "outbox"
+    """The folder the bus drops result files in."""
+
+
+def as_config(config: AdapterConfig) -> MarketPlatformConfig:
+    """``config`` as the market_platform model (the runtime validated it with ``SPEC.config``)."""
+    if isinstance(config, MarketPlatformConfig):
+        return config
+    return MarketPlatformConfig.model_validate(config.model_dump())

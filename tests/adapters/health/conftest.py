@@ -1,0 +1,72 @@
+"""A loopback 卫健委 API for the integration tests: one server per module, a fresh API state,
+rate-limit gate and connection per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from adapters._simulators.http import HttpSimulator, Request, Response
+from adapters.health import HealthConfig
+from adapters.health.simulator import HealthApi
+from adapters.health.transport import HealthConnection, RateGate, open_transport
+from tests.adapters.health.samples import config
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Live:
+    """The API behind the server, the server, a gated connection to it and the gate's clock."""
+
+    api: HealthApi
+    simulator: HttpSimulator
+    connection: HealthConnection
+    gate: RateGate
+    clock: FakeClock
+
+    def settings(self, **changes: Any) -> HealthConfig:
+        """The config of this server (fast pacing unless the test sets its own)."""
+        return config(self.simulator.url, **({"max_requests_per_s": 1000.0} | changes))
+
+    def requests(self) -> int:
+        """How many requests reached the server."""
+        return len(self.simulator.requests)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[HttpSimulator, list[HealthApi]]]:
+    current: list[HealthApi] = []
+
+    def dispatch(request: Request) -> Response:
+        return current[-1].handle(request)
+
+    with HttpSimulator(dispatch) as simulator:
+        yield simulator, current
+
+
+@pytest.fixture
+def live(server: tuple[HttpSimulator, list[HealthApi]]) -> Iterator[Live]:
+    simulator, current = server
+    clock = FakeClock()
+    api = HealthApi(per_second=1000)
+    current.append(api)
+    simulator.requests.clear()
+    gate = RateGate(clock=clock)
+    connection = open_transport(config(simulator.url, max_requests_per_s=1000.0), gate)
+    try:
+        yield Live(api, simulator, connection, gate, clock)
+    finally:
+        connection.close()
+        simulator._faults.clear()
