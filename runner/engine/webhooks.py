@@ -8,8 +8,12 @@ order the push specs demand:
 3. ``SPEC.prepare`` and the inbound mapping → refused (or any record refused): ``rejected``;
 4. every mapped record already stored (same source message ids) → ``duplicate``, nothing stored;
 5. publish the raw request, confirmed, to ``ebus.in.<system>.<message>`` and claim its source
-   message ids → ``accepted`` (or ``duplicate`` when a concurrent resend claimed them first);
-   the bus cannot store it now → ``unavailable`` (the sender resends).
+   message ids → ``accepted`` (or ``duplicate`` when a resend in another process claimed them
+   first); the bus cannot store it now → ``unavailable`` (the sender resends). Concurrent
+   resends in one process are serialised per source message id, so only one is stored.
+
+Duplicates are recognised after validation (a push spec may list the duplicate check first;
+the answer is the same, since an event that was stored was valid).
 
 Store, then answer: a 2xx leaves only after the broker confirmed the message. Refused requests
 are dead-lettered with their reason and audited. The answer's bytes come from ``SPEC.answer`` in
@@ -101,6 +105,7 @@ class WebhookServer:
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self._scheme = "https"
         self._thread: threading.Thread | None = None
+        self._locks = tuple(threading.Lock() for _ in range(64))
 
     @property
     def url(self) -> str:
@@ -169,6 +174,15 @@ class WebhookServer:
         return self._store(endpoint, raw, [d.source_message_id for d in result.envelopes]), None
 
     def _store(self, endpoint: Endpoint, raw: RawMessage, source_ids: list[str]) -> WebhookVerdict:
+        # Concurrent resends of one event (a sender that timed out) wait for each other here,
+        # so the second sees the first one's claim and is answered "duplicate" without being
+        # stored again. Across processes the claim still decides the answer.
+        with self._locks[hash((endpoint.system, source_ids[0])) % len(self._locks)]:
+            return self._store_once(endpoint, raw, source_ids)
+
+    def _store_once(
+        self, endpoint: Endpoint, raw: RawMessage, source_ids: list[str]
+    ) -> WebhookVerdict:
         system, message = endpoint.system, endpoint.message
         idempotency = self.services.idempotency
         if idempotency.known_among(system, source_ids) >= set(source_ids):

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from adapters._testkit import SinkServer, make_subject
+from runner.bus.topology import inbound_queue
 from runner.engine.runtime import Runtime
 from runner.engine.services import Services
 from runner.engine.webhooks import WebhookServer
@@ -56,7 +57,7 @@ def test_a_stored_request_is_accepted_then_delivered_once_despite_resends(
 
 
 def test_concurrent_resends_make_one_message(
-    endpoint: WebhookServer, runtime: Runtime, sink: SinkServer, system: str
+    endpoint: WebhookServer, runtime: Runtime, services: Services, sink: SinkServer, system: str
 ) -> None:
     body = make_subject(7)
     answers: list[str] = []
@@ -71,6 +72,7 @@ def test_concurrent_resends_make_one_message(
         thread.join()
     assert answers.count("accepted") == 1
     assert answers.count("duplicate") == 5
+    assert services.bus.depth(inbound_queue(system, "subject")) == 1  # stored once
     runtime.start()
     wait_for(lambda: len(sink.stored) == 1)
 
