@@ -262,6 +262,9 @@ class AdapterSpec:
     """Endpoints the bus serves for this system (``ebus run`` with ``webhook:`` settings)."""
     answer: Answerer | None = None
     """The answer to a pushed request; default: ``default_answer``."""
+    webhook_message: Callable[[RawMessage], str | None] | None = None
+    """For a path several message types share: the message type a request is (from its body
+    or headers); None when it names none (the first type's hooks then refuse it)."""
     batch_jobs: tuple[BatchJob, ...] = ()
     """Scheduled batch work of this system (see ``BatchJob``)."""
 

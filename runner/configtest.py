@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from runner.engine.plan import build_plans
+from runner.engine.plan import plan_of
 from runner.errors import ConfigError, MessageRejected
 from runner.project import Project
 from schemas import parse_envelope
@@ -134,9 +134,7 @@ def _render_case(
 def _route_case(
     project: Project, route_id: str, case: dict[str, Any], base: Path
 ) -> tuple[bool, str]:
-    route = project.routes[route_id]
-    plans = build_plans(project)[(route.source.system, route.source.message)]
-    plan = next(p for p in plans if p.route.id == route_id)
+    plan = plan_of(project, route_id)
     envelope = json.loads(_bytes(case, base, "envelope") or b"{}")
     got = [d.key for d in plan.select(envelope)]
     expected = list(case.get("expect_destinations") or [])

@@ -21,6 +21,7 @@ from runner.mapping.transforms import TRANSFORMS
 from runner.registry import Registry, default_registry
 from runner.routes import Route, load_route
 from runner.yamlconf import LineDict, load_yaml, where
+from schemas import ENVELOPES
 
 __all__ = ["REPO_ROOT", "Project", "load_project"]
 
@@ -41,11 +42,7 @@ class Project:
 
     def routes_from(self, system: str, message: str) -> list[Route]:
         """The routes that start from ``system``/``message``."""
-        return [
-            r
-            for r in self.routes.values()
-            if (r.source.system, r.source.message) == (system, message)
-        ]
+        return [r for r in self.routes.values() if r.source.key == (system, message)]
 
     def inbound_mapping(self, system: str, message: str) -> InboundMapping:
         """The inbound mapping of ``system``/``message``; ``ConfigError`` when there is none."""
@@ -216,9 +213,22 @@ def _check_route(project: Project, route: Route, node: LineDict) -> bool:
     """Cross-check a route against the adapters and mappings; True when it can run."""
     before = len(project.issues)
     source = node.get("from")
-    system, message = route.source.system, route.source.message
+    system, message = route.source.key
     schema = None
-    if system not in project.registry:
+    if route.source.feed is not None:
+        schema = route.source.feed
+        if schema not in ENVELOPES:
+            project.issues.append(
+                Issue(
+                    where(source, "feed"),
+                    "feed",
+                    f"unknown feed '{schema}': a feed is named by its canonical schema",
+                    "unknown_feed",
+                    did_you_mean(schema, sorted(ENVELOPES)),
+                )
+            )
+            schema = None
+    elif system not in project.registry:
         project.issues.append(
             Issue(
                 where(source, "system"),

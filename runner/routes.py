@@ -4,7 +4,7 @@ A route file, ``routes/<route id>.yaml``::
 
     id: eco_env-penalties
     description: Environmental penalty decisions to 双公示 and the canonical feed.
-    from: {system: eco_env, message: get_penalty_decision_response}
+    from: {system: eco_env, message: get_penalty_decision_response}   # or {feed: <schema>}
     steps:
       - filter: "payload.fine_amount_yuan != null"     # JMESPath over the canonical envelope
     to:
@@ -173,10 +173,32 @@ Step = Annotated[
 
 
 class Source(_Closed):
-    """The inbound message type a route starts from."""
+    """Where a route starts: an inbound message type of a system, or a canonical feed.
 
-    system: str
-    message: str
+    A feed source (``from: {feed: enforcement.case_transfer.v1}``) takes every canonical
+    message published to that feed, whichever system it came from — how canonical data made by
+    one system (or by the bus itself) reaches the outbound calls of another.
+    """
+
+    system: str | None = None
+    message: str | None = None
+    feed: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Source:
+        if self.feed is not None:
+            if self.system is not None or self.message is not None:
+                raise ValueError("a route starts from a feed or from a system's message, not both")
+        elif self.system is None or self.message is None:
+            raise ValueError("a route starts from {system, message} or from {feed}")
+        return self
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(system, message)`` of an inbound source, ``("feed", <feed>)`` of a feed source."""
+        if self.feed is not None:
+            return ("feed", self.feed)
+        return (str(self.system), str(self.message))
 
 
 class Route(_Closed):
@@ -190,6 +212,8 @@ class Route(_Closed):
 
     @model_validator(mode="after")
     def _unique_destinations(self) -> Route:
+        if self.source.feed is not None and any(d.feed is not None for d in self.to):
+            raise ValueError("a route from a feed sends to systems only (a feed → feed loop)")
         keys = [d.key for d in self.to]
         repeated = {k for k in keys if keys.count(k) > 1}
         if repeated:

@@ -5,7 +5,7 @@ Conditions compile once here; per message the plan is a plain loop over compiled
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,12 +14,21 @@ from runner.bus.topology import (
     QueueSpec,
     Topology,
     delivery_queue,
+    feed_binding,
     inbound_queue,
+    route_queue,
 )
 from runner.project import Project
 from runner.routes import ChoiceStep, Destination, Route, compile_condition
 
-__all__ = ["DestinationPlan", "RoutePlan", "build_plans", "topology_of"]
+__all__ = [
+    "DestinationPlan",
+    "RoutePlan",
+    "build_feed_plans",
+    "build_plans",
+    "plan_of",
+    "topology_of",
+]
 
 
 @dataclass(frozen=True)
@@ -88,18 +97,35 @@ def _plan(route: Route) -> RoutePlan:
 
 
 def build_plans(project: Project) -> dict[tuple[str, str], list[RoutePlan]]:
-    """Route plans by the inbound message type they start from."""
+    """Route plans by the inbound message type they start from (routes from a system)."""
     plans: dict[tuple[str, str], list[RoutePlan]] = {}
     for route in project.routes.values():
-        key = (route.source.system, route.source.message)
-        plans.setdefault(key, []).append(_plan(route))
+        if route.source.feed is None:
+            plans.setdefault(route.source.key, []).append(_plan(route))
     return plans
 
 
-def topology_of(plans: Mapping[tuple[str, str], list[RoutePlan]]) -> Topology:
-    """The queues the plans need: one inbound queue per source, one per system destination."""
+def build_feed_plans(project: Project) -> list[RoutePlan]:
+    """Plans of the routes that start from a canonical feed (each has its own route queue)."""
+    return [_plan(r) for r in project.routes.values() if r.source.feed is not None]
+
+
+def plan_of(project: Project, route_id: str) -> RoutePlan:
+    """The plan of one route (``KeyError`` when there is no such route)."""
+    return _plan(project.routes[route_id])
+
+
+def topology_of(
+    plans: Mapping[tuple[str, str], list[RoutePlan]], feed_plans: Sequence[RoutePlan] = ()
+) -> Topology:
+    """The queues the plans need: one inbound queue per source, one per system destination,
+    and for a route from a feed its route queue bound to that feed."""
     queues = [QueueSpec(inbound_queue(system, message)) for system, message in plans]
-    for route_plans in plans.values():
-        for plan in route_plans:
-            queues += [QueueSpec(d.queue) for d in plan.destinations if d.queue]
-    return Topology(queues=tuple(queues))
+    bindings = []
+    for plan in [p for route_plans in plans.values() for p in route_plans] + list(feed_plans):
+        queues += [QueueSpec(d.queue) for d in plan.destinations if d.queue]
+    for plan in feed_plans:
+        queue = route_queue(plan.route.id)
+        queues.append(QueueSpec(queue))
+        bindings.append(feed_binding(str(plan.route.source.feed), queue))
+    return Topology(queues=tuple(queues), bindings=tuple(bindings))

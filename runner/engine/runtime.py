@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runner.bus import Handler
-from runner.bus.topology import inbound_queue
+from runner.bus.topology import inbound_queue, route_queue
 from runner.engine.delivery import DeliveryWorker
+from runner.engine.feeds import FeedRouteWorker
 from runner.engine.inbound import InboundWorker
-from runner.engine.plan import build_plans, topology_of
+from runner.engine.plan import RoutePlan, build_feed_plans, build_plans, topology_of
 from runner.engine.polling import Poller
 from runner.engine.services import Services
 from runner.engine.webhooks import WebhookServer
@@ -40,13 +41,18 @@ class Runtime:
     inbound: dict[str, InboundWorker] = field(default_factory=dict)
     delivery: dict[str, DeliveryWorker] = field(default_factory=dict)
     pollers: dict[str, Poller] = field(default_factory=dict)
+    feeds: dict[str, FeedRouteWorker] = field(default_factory=dict)
     webhook: WebhookServer | None = None
 
     def prepare(self) -> None:
         """Compile the plans, declare the topology and build the workers (no thread yet)."""
         plans = build_plans(self.services.project)
-        self.services.bus.declare(topology_of(plans))
+        feed_plans = build_feed_plans(self.services.project)
+        self.services.bus.declare(topology_of(plans, feed_plans))
         connected = set(self.services.settings.systems)
+        for plan in feed_plans:
+            self.feeds[route_queue(plan.route.id)] = FeedRouteWorker(self.services, plan)
+            self._add_deliveries(plan, connected)
         if self.services.settings.webhook is not None:
             server = WebhookServer(self.services, routed=set(plans))
             if server.endpoints:
@@ -57,17 +63,7 @@ class Runtime:
             queue = inbound_queue(system, message)
             self.inbound[queue] = InboundWorker(self.services, system, message, route_plans)
             for plan in route_plans:
-                for destination in plan.destinations:
-                    if destination.queue is None:
-                        continue
-                    if destination.destination.system not in connected:
-                        log.warning(
-                            "destination not configured: its messages wait",
-                            route=plan.route.id,
-                            destination=destination.key,
-                        )
-                        continue
-                    self.delivery[destination.queue] = DeliveryWorker(self.services, destination)
+                self._add_deliveries(plan, connected)
             adapter = self.services.project.registry.get(system)
             if (
                 self.services.settings.poll
@@ -78,11 +74,24 @@ class Runtime:
                 interval = float(getattr(self.services.config(system), "poll_interval_s", 60))
                 self.pollers[system] = Poller(self.services, system, interval)
 
+    def _add_deliveries(self, plan: RoutePlan, connected: set[str]) -> None:
+        for destination in plan.destinations:
+            if destination.queue is None:
+                continue
+            if destination.destination.system not in connected:
+                log.warning(
+                    "destination not configured: its messages wait",
+                    route=plan.route.id,
+                    destination=destination.key,
+                )
+                continue
+            self.delivery[destination.queue] = DeliveryWorker(self.services, destination)
+
     def start(self) -> None:
         """Start every worker thread."""
         if not self.inbound and not self.delivery:
             self.prepare()
-        workers: dict[str, Handler] = {**self.inbound, **self.delivery}
+        workers: dict[str, Handler] = {**self.inbound, **self.feeds, **self.delivery}
         for queue, worker in workers.items():
             self._spawn(f"consume {queue}", self._consumer(queue, worker))
         for system, poller in self.pollers.items():
@@ -92,6 +101,7 @@ class Runtime:
         log.info(
             "running",
             inbound=len(self.inbound),
+            feed_routes=len(self.feeds),
             delivery=len(self.delivery),
             pollers=len(self.pollers),
         )

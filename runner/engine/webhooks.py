@@ -36,7 +36,7 @@ from runner.bus.topology import inbound_queue
 from runner.engine.codec import VERIFIED_BY, encode_raw
 from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
-from runner.errors import MessageRejected
+from runner.errors import ConfigError, MessageRejected
 from runner.logs import get_logger
 from runner.settings import WebhookSettings
 
@@ -47,12 +47,13 @@ log = get_logger("ebus.webhook")
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One served path: which system and message type a request to it is."""
+    """One served path: which system, and which message type(s) a request to it is (several
+    when the system pushes them all to one path; ``SPEC.webhook_message`` then tells)."""
 
     method: str
     path: str
     system: str
-    message: str
+    messages: tuple[str, ...]
 
 
 def endpoints_of(
@@ -71,12 +72,18 @@ def endpoints_of(
                 )
                 continue
             key = (hook.method.upper(), hook.path)
-            if key in found:
-                other = found[key].system
-                raise ValueError(
-                    f"webhook {hook.method} {hook.path}: served by {other} and {system}"
+            known = found.get(key)
+            if known is not None and known.system != system:
+                raise ConfigError(
+                    f"webhook {hook.method} {hook.path}: served by {known.system} and {system}"
                 )
-            found[key] = Endpoint(key[0], hook.path, system, hook.message)
+            if known is not None and adapter.webhook_message is None:
+                raise ConfigError(
+                    f"webhook {hook.method} {hook.path}: {system} names two message types "
+                    "on one path but has no webhook_message hook to tell them apart"
+                )
+            messages = (known.messages if known else ()) + (hook.message,)
+            found[key] = Endpoint(key[0], hook.path, system, messages)
     return found
 
 
@@ -137,12 +144,28 @@ class WebhookServer:
         """Take in one pushed request and return the answer (the steps of the module doc)."""
         adapter = self.services.project.registry.get(endpoint.system)
         config = self.services.config(endpoint.system)
-        verdict, error = self._verdict(adapter, endpoint, raw)
-        answer = adapter.webhook_answer(endpoint.message, raw, verdict, error, config)
+        message = endpoint.messages[0]
+        if len(endpoint.messages) > 1:
+            assert adapter.webhook_message is not None  # checked by endpoints_of
+            named = adapter.webhook_message(raw)
+            # a request that names no type (unparsable, hostile) goes through the first type's
+            # hooks, which refuse it with their precise reason
+            if named is not None and named not in endpoint.messages:
+                served = ", ".join(endpoint.messages)
+                unknown = MessageRejected(
+                    f"the request names no message type served here ({served})",
+                    field="message type",
+                    rule="unknown_message_type",
+                )
+                self._refuse(unknown, endpoint.system, message, raw)
+                return adapter.webhook_answer(message, raw, "rejected", unknown, config)
+            message = named or message
+        verdict, error = self._verdict(adapter, endpoint.system, message, raw)
+        answer = adapter.webhook_answer(message, raw, verdict, error, config)
         log.info(
             "webhook",
             system=endpoint.system,
-            message=endpoint.message,
+            message=message,
             verdict=verdict,
             status=answer.status,
             rule=error.rule if error else None,
@@ -150,40 +173,42 @@ class WebhookServer:
         return answer
 
     def _verdict(
-        self, adapter: AdapterSpec, endpoint: Endpoint, raw: RawMessage
+        self, adapter: AdapterSpec, system: str, message: str, raw: RawMessage
     ) -> tuple[WebhookVerdict, MessageRejected | None]:
-        system, message = endpoint.system, endpoint.message
         config = self.services.config(system)
         try:
             if adapter.verify is not None:
                 adapter.verify(message, raw, config)
         except MessageRejected as exc:
-            return "unauthorized", self._refuse(exc, endpoint, raw)
+            return "unauthorized", self._refuse(exc, system, message, raw)
         try:
             body = adapter.inbound(message, raw, config, verified=True)
             result = self.services.project.inbound_mapping(system, message).apply(
                 body, encoding=raw.meta.get("encoding")
             )
         except MessageRejected as exc:
-            return "rejected", self._refuse(exc, endpoint, raw)
+            return "rejected", self._refuse(exc, system, message, raw)
         if result.rejected:
-            return "rejected", self._refuse(result.rejected[0], endpoint, raw)
+            return "rejected", self._refuse(result.rejected[0], system, message, raw)
         if result.outcome is not None or not result.envelopes:
             error = MessageRejected("the request holds no record", rule="no_record")
-            return "rejected", self._refuse(error, endpoint, raw)
-        return self._store(endpoint, raw, [d.source_message_id for d in result.envelopes]), None
+            return "rejected", self._refuse(error, system, message, raw)
+        return self._store(
+            system, message, raw, [d.source_message_id for d in result.envelopes]
+        ), None
 
-    def _store(self, endpoint: Endpoint, raw: RawMessage, source_ids: list[str]) -> WebhookVerdict:
+    def _store(
+        self, system: str, message: str, raw: RawMessage, source_ids: list[str]
+    ) -> WebhookVerdict:
         # Concurrent resends of one event (a sender that timed out) wait for each other here,
         # so the second sees the first one's claim and is answered "duplicate" without being
         # stored again. Across processes the claim still decides the answer.
-        with self._locks[hash((endpoint.system, source_ids[0])) % len(self._locks)]:
-            return self._store_once(endpoint, raw, source_ids)
+        with self._locks[hash((system, source_ids[0])) % len(self._locks)]:
+            return self._store_once(system, message, raw, source_ids)
 
     def _store_once(
-        self, endpoint: Endpoint, raw: RawMessage, source_ids: list[str]
+        self, system: str, message: str, raw: RawMessage, source_ids: list[str]
     ) -> WebhookVerdict:
-        system, message = endpoint.system, endpoint.message
         idempotency = self.services.idempotency
         if idempotency.known_among(system, source_ids) >= set(source_ids):
             return "duplicate"
@@ -205,10 +230,10 @@ class WebhookServer:
         return "accepted" if any(c.first_time for c in claims) else "duplicate"
 
     def _refuse(
-        self, error: MessageRejected, endpoint: Endpoint, raw: RawMessage
+        self, error: MessageRejected, system: str, message: str, raw: RawMessage
     ) -> MessageRejected:
-        located = error.located(system=endpoint.system, message=endpoint.message)
-        dead_letter(self.services, located, encode_raw(endpoint.system, endpoint.message, raw))
+        located = error.located(system=system, message=message)
+        dead_letter(self.services, located, encode_raw(system, message, raw))
         return located
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

@@ -62,6 +62,7 @@ AUDIT_KINDS = frozenset(
         "replayed",
         "purged",
         "dropped",
+        "routed",
         "transfer",
     }
 )

@@ -32,6 +32,7 @@ SIDECARS = (
     ".request.xml",
     ".plain.json",
     ".signing.json",
+    ".headers.json",
 )
 
 
@@ -66,6 +67,18 @@ PROSE_FACTS: dict[str, dict[str, str]] = {
     },
 }
 
+# market_reg README §8: a data file is mapped on its own only after the night's manifest
+# (``manifest-<n>.json`` for sample night n) verifies; its path is the ``manifest`` fact.
+PROSE_FACTS.update(
+    {
+        f"market_reg/{kind}-{night}.jsonl": {
+            "manifest": str(SPECS / "systems" / "market_reg" / "samples" / f"manifest-{night}.json")
+        }
+        for kind in ("cases", "decisions")
+        for night in (1, 2, 3)
+    }
+)
+
 
 def _request_facts(path: Path) -> dict[str, str]:
     """Facts of the call an answer sample answers, as transport meta.
@@ -88,6 +101,27 @@ def _request_facts(path: Path) -> dict[str, str]:
     return {}
 
 
+_HOP_HEADERS = {"host", "content-length", "connection"}
+
+
+def _signed_request(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The signed headers (lower-cased) and the replay clock of a pushed sample, from
+    ``<stem>.headers.json`` ({"headers": {...}, "bus_clock": ISO}); empty when there is none."""
+    sidecar = path.with_name(path.name.split(".")[0] + ".headers.json")
+    pushed = path.with_name(path.name.split(".")[0] + ".http")
+    if not sidecar.exists() and pushed.exists() and not path.name.endswith(".http"):
+        # a pushed request sampled whole: its headers (the signature) go with the body
+        head = pushed.read_bytes().partition(b"\r\n\r\n")[0].decode("utf-8").split("\r\n")
+        method, target, _ = head[0].split(" ")
+        fields = (line.partition(": ") for line in head[1:])
+        headers = {k.lower(): v for k, _, v in fields if k.lower() not in _HOP_HEADERS}
+        return headers, {"method": method, "path": target}
+    if not sidecar.exists():
+        return {}, {}
+    data = json.loads(sidecar.read_bytes())
+    return {k.lower(): v for k, v in data["headers"].items()}, {"now": data["bus_clock"]}
+
+
 def _expected(path: Path) -> Any:
     return json.loads(path.with_name(path.name.split(".")[0] + ".expected.json").read_bytes())
 
@@ -108,7 +142,10 @@ def test_every_installed_adapter_has_samples_under_contract():
     ("system", "message", "path"), CASES, ids=[f"{s}/{p.name}" for s, _, p in CASES]
 )
 def test_inbound_sample_maps_to_its_expected_output(system: str, message: str, path: Path):
-    raw = RawMessage(body=path.read_bytes(), meta=_request_facts(path))
+    headers, clock = _signed_request(path)
+    raw = RawMessage(
+        body=path.read_bytes(), headers=headers, meta={**_request_facts(path), **clock}
+    )
     result = map_message(PROJECT, system, message, raw)
     if result.outcome is not None:
         got: Any = result.outcome.model_dump(mode="json")
@@ -121,7 +158,9 @@ def test_inbound_sample_maps_to_its_expected_output(system: str, message: str, p
     ("system", "message", "path"), CASES, ids=[f"{s}/{p.name}" for s, _, p in CASES]
 )
 def test_ebus_map_prints_the_expected_output(system: str, message: str, path: Path):
-    facts = [f"--meta={k}={v}" for k, v in _request_facts(path).items()]
+    headers, clock = _signed_request(path)
+    facts = [f"--meta={k}={v}" for k, v in {**_request_facts(path), **clock}.items()]
+    facts += [f"--header={k}={v}" for k, v in headers.items()]
     result = CliRunner().invoke(app, ["map", system, message, str(path), *facts])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
