@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from runner.adapter_api import RawMessage
+from runner.cli_batch import batch_app
 from runner.cli_stores import audit_app, dlq_app, trace_command
 from runner.errors import ConfigError, MessageRejected
 from runner.validate import validate_file
@@ -38,6 +39,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(audit_app, name="audit")
 app.command("trace")(trace_command)
+app.add_typer(batch_app, name="batch")
 
 
 def _version() -> str:

@@ -43,6 +43,7 @@ from typing import Any, TextIO
 import structlog
 from sqlalchemy import RowMapping, select
 
+from runner.batch import BatchSettings
 from runner.demo_api import DemoPeer, DemoSystem, SystemCounts
 from runner.engine.runtime import Runtime
 from runner.engine.services import Services
@@ -50,7 +51,7 @@ from runner.errors import ConfigError
 from runner.logs import mask_personal_data
 from runner.project import Project, load_project
 from runner.registry import GROUP, Registry
-from runner.settings import Settings
+from runner.settings import Settings, WebhookSettings
 from runner.stores.audit import VerifyReport
 from runner.stores.db import Database
 from runner.stores.dead_letters import DeadLetterSummary
@@ -343,6 +344,11 @@ class _Live:
         except BaseException:
             services.close()
             raise
+        if runtime.webhook is not None:  # peers that push learn where the bus listens
+            for peer in run.peers.values():
+                bind = getattr(peer, "bind", None)
+                if callable(bind):
+                    bind(runtime.webhook.url)
         destinations = [worker.name for worker in runtime.delivery.values()]
         return cls(services, runtime, AuditTally(services.db, destinations))
 
@@ -360,7 +366,13 @@ def _settings(project: Project, peers: Mapping[str, DemoPeer]) -> Settings:
     for system, peer in peers.items():
         base = dict(project.registry.get(system).demo_config)
         systems[system] = {**base, **peer.settings}
-    return Settings(bus=BROKER_URL, store=STORE_URL, systems=systems)
+    return Settings(
+        bus=BROKER_URL,
+        store=STORE_URL,
+        systems=systems,
+        webhook=WebhookSettings(port=0),
+        batch=BatchSettings(schedule=False),  # the scripts drive the traffic, not the clock
+    )
 
 
 @contextmanager
@@ -562,9 +574,9 @@ def run_demo(
     _fresh_directory()
     run = _Run(out=out, project=project)
     with _logs_to(LOG_FILE, run.logs), _simulators(run, chosen):
-        _introduce(run)
-        live = _Live.open(run)
+        live = _Live.open(run)  # first: it tells pushing peers where the bus listens
         try:
+            _introduce(run)
             _execute(run, live, cap_s)
             return _summarise(run, live)
         finally:

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from runner.batch._settings import BatchSettings
 from runner.errors import ConfigError
 
 __all__ = ["DEFAULT_BUS_URL", "DEFAULT_STORE_URL", "Settings", "WebhookSettings", "load_settings"]
@@ -67,6 +68,8 @@ class Settings(BaseModel):
     poll: bool = True
     webhook: WebhookSettings | None = None
     """Serve the webhook endpoint (off when absent)."""
+    batch: BatchSettings = Field(default_factory=BatchSettings)
+    """Scheduled batch jobs: in-process, or through Apache Airflow (``runner.batch``)."""
 
 
 def _interpolate(value: Any) -> Any:

@@ -424,12 +424,34 @@ class FileDrop:
                     fs.mv(self.path(folder, item), self.path(ERROR, target))
         return stored
 
+    def move(self, folder: str, name: str, target_folder: str) -> str | None:
+        """Move ``folder/name`` into ``target_folder`` (created inside the drop), never over a
+        file there: a taken name gets ``.<n>``. Returns the name used, None when ``name`` is
+        gone already (a crash between two moves is finished by the next call)."""
+        with self._io(f"move from {folder}") as fs:
+            source = self.path(folder, name)
+            if not fs.exists(source):
+                return None
+            stored, count = name, 1
+            while fs.exists(self.path(target_folder, stored)):
+                stored, count = f"{name}.{count}", count + 1
+            self._move(fs, source, target_folder, stored)
+        return stored
+
     # --- writing ----------------------------------------------------------------------------
 
     def _write_atomic(self, fs: Any, folder: str, name: str, data: bytes) -> None:
         temporary = posixpath.join(self.path(folder), f".{_safe(name)}.tmp")
         fs.pipe_file(temporary, data)
         fs.mv(temporary, self.path(folder, name))
+
+    def put(self, folder: str, name: str, data: bytes) -> None:
+        """Write ``folder/name`` (created inside the drop) under a dot-tmp name, then rename it,
+        replacing a file of that name: for files the bus owns, such as a report."""
+        with self._io(f"write to {folder}") as fs:
+            self._require_root(fs)
+            fs.makedirs(self.path(folder), exist_ok=True)
+            self._write_atomic(fs, folder, name, data)
 
     def deliver(self, folder: str, name: str, data: bytes, marker: Marker) -> None:
         """Write ``name`` then its marker into ``folder``, each under a dot-tmp name + rename.

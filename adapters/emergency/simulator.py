@@ -225,7 +225,8 @@ class Documents:
         else:
             party = (
                 f"<DSR><DSRLX>1</DSRLX><DSRMC>{place}{rng.choice(_FIRMS)}有限公司</DSRMC>"
-                f"<TYSHXYDM>{_uscc(rng, division)}</TYSHXYDM><FDDBR>null</FDDBR>"
+                f"<TYSHXYDM>{_uscc(rng, division)}</TYSHXYDM>"
+                f"<FDDBR>{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}</FDDBR>"
                 f"<DZ>福建省{place}工业区</DZ><XZQHDM>{division}</XZQHDM></DSR>"
             )
         kinds, fine = rng.choice([("02", "2.8"), ("01，02", "0.5"), ("02,03,04", "10")])

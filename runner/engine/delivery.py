@@ -16,6 +16,7 @@ broken destination only ever delays its own queue.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -83,7 +84,9 @@ class DeliveryWorker:
         )
         self.breaker = CircuitBreaker(destination.breaker.failures, destination.breaker.cooldown)
         self.batch_size = min(destination.batch or self.mapping.batch_max, self.mapping.batch_max)
-        self._sequence = sequence or _counter()
+        # one counter per system, shared by every worker and process: a batch number that two
+        # destinations of the same system both used would be refused as a conflicting resend
+        self._sequence = sequence or functools.partial(services.sequences.next, self.system)
         self.name = f"{plan.route}/{plan.key}"
         self.ordered = destination.ordered
         self._held: dict[str, float] = {}  # case_code → monotonic time its retry is due
@@ -397,13 +400,3 @@ def _backoff(attempt: int, initial: float, cap: float) -> float:
     """Exponential delay with full jitter: uniform in [base/2, base], base = initial·2^(n-1)."""
     base = min(cap, initial * 2 ** (attempt - 1))
     return random.uniform(base / 2, base)
-
-
-def _counter() -> Callable[[], int]:
-    state = {"n": 0}
-
-    def next_value() -> int:
-        state["n"] = state["n"] % 9999 + 1
-        return state["n"]
-
-    return next_value

@@ -8,10 +8,12 @@ many processes as needed on RabbitMQ: they compete for the same queues.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from runner.batch.scheduler import BatchScheduler, batch_scheduler
 from runner.bus import Handler
 from runner.bus.topology import inbound_queue, route_queue
 from runner.engine.delivery import DeliveryWorker
@@ -22,6 +24,7 @@ from runner.engine.polling import Poller
 from runner.engine.services import Services
 from runner.engine.webhooks import WebhookServer
 from runner.logs import get_logger
+from runner.transfers.worker import TransferLoops, transfer_loops
 
 __all__ = ["Runtime"]
 
@@ -43,6 +46,8 @@ class Runtime:
     pollers: dict[str, Poller] = field(default_factory=dict)
     feeds: dict[str, FeedRouteWorker] = field(default_factory=dict)
     webhook: WebhookServer | None = None
+    batch: BatchScheduler | None = None
+    transfers: TransferLoops | None = None
 
     def prepare(self) -> None:
         """Compile the plans, declare the topology and build the workers (no thread yet)."""
@@ -50,6 +55,8 @@ class Runtime:
         feed_plans = build_feed_plans(self.services.project)
         self.services.bus.declare(topology_of(plans, feed_plans))
         connected = set(self.services.settings.systems)
+        self.batch = batch_scheduler(self.services)
+        self.transfers = transfer_loops(self.services)
         for plan in feed_plans:
             self.feeds[route_queue(plan.route.id)] = FeedRouteWorker(self.services, plan)
             self._add_deliveries(plan, connected)
@@ -98,6 +105,10 @@ class Runtime:
             self._spawn(f"poll {system}", self._polling(poller))
         if self.webhook is not None:
             self.webhook.start()
+        if self.batch is not None:
+            self._spawn("batch scheduler", functools.partial(self.batch.run, self.stop))
+        for name, target in self.transfers.threads(self.stop) if self.transfers else ():
+            self._spawn(name, target)
         log.info(
             "running",
             inbound=len(self.inbound),

@@ -17,6 +17,7 @@ from runner.stores.cursors import CursorStore
 from runner.stores.db import Database
 from runner.stores.dead_letters import DeadLetterStore
 from runner.stores.idempotency import IdempotencyStore
+from runner.stores.sequences import SequenceStore
 
 __all__ = ["Services"]
 
@@ -33,6 +34,7 @@ class Services:
     dead_letters: DeadLetterStore
     idempotency: IdempotencyStore
     cursors: CursorStore
+    sequences: SequenceStore
     _configs: dict[str, AdapterConfig] = field(default_factory=dict)
     _connections: dict[str, Connection] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,6 +52,7 @@ class Services:
             dead_letters=DeadLetterStore(db),
             idempotency=IdempotencyStore(db),
             cursors=CursorStore(db),
+            sequences=SequenceStore(db),
         )
 
     def config(self, system: str) -> AdapterConfig:

@@ -107,6 +107,13 @@ audit_log = Table(
     Index("ix_ebus_audit_log_source_message_id", "source_message_id"),
 )
 
+sequences = Table(
+    "ebus_sequences",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 audit_head = Table(
     "ebus_audit_head",
     metadata,

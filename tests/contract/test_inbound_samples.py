@@ -33,6 +33,7 @@ SIDECARS = (
     ".plain.json",
     ".signing.json",
     ".headers.json",
+    ".blacklist.xml",  # culture_tourism_national: the file inside the ZIP, for reading
 )
 
 
@@ -76,6 +77,34 @@ PROSE_FACTS.update(
         }
         for kind in ("cases", "decisions")
         for night in (1, 2, 3)
+    }
+)
+
+
+# culture_tourism_national README §8 and §3.2: a batch result's records are those of the package
+# it answers, in package order — query_batch_result-2 answers batch WLSC-35-20240305-0001, the
+# package of upload_daily_package-1 (upload_daily_package_response-1); -3 answers the package of
+# upload_daily_package-2. The package's records are the ``package_records`` fact.
+PROSE_FACTS.update(
+    {
+        "culture_tourism_national/query_batch_result-2.xml": {
+            "package_records": json.dumps(
+                [
+                    ["CASE", "FJ3501002024WL11541298"],
+                    ["CASE", "FJ3502002024WL38228539"],
+                    ["CASE", "FJ3505002024WL421EF23E"],
+                    ["DECISION", "榕文执罚字〔2024〕第015号"],
+                    ["DECISION", "泉文执罚字〔2024〕第003号"],
+                ],
+                ensure_ascii=False,
+            )
+        },
+        "culture_tourism_national/query_batch_result-3.xml": {
+            "package_records": json.dumps(
+                [["CASE", "FJ3502002024WL38228539"], ["DECISION", "厦文旅罚字〔2024〕第008号"]],
+                ensure_ascii=False,
+            )
+        },
     }
 )
 
