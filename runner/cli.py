@@ -16,6 +16,7 @@ import typer
 from runner.adapter_api import RawMessage
 from runner.cli_batch import batch_app
 from runner.cli_stores import audit_app, dlq_app, trace_command
+from runner.cli_transfers import transfers_app
 from runner.errors import ConfigError, MessageRejected
 from runner.validate import validate_file
 
@@ -39,6 +40,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(audit_app, name="audit")
 app.command("trace")(trace_command)
+app.add_typer(transfers_app, name="transfers")
 app.add_typer(batch_app, name="batch")
 
 
@@ -169,20 +171,26 @@ def lint(
         Path | None, typer.Option(help="Deployment directory (default: this repository).")
     ] = None,
 ) -> None:
-    """Load every mapping, code table and route and report every problem with file and line.
+    """Load every mapping, code table, route and transfer threshold rule and report every
+    problem with file and line.
 
     Exits 1 when there is any problem; `ebus run` refuses to start in that case.
     """
     from runner.project import REPO_ROOT, load_project  # noqa: PLC0415
+    from runner.transfers.rules import load_rules  # noqa: PLC0415
 
     project = load_project(root or REPO_ROOT)
-    for issue in project.issues:
+    rules_dir = project.root / "routes" / "transfer-rules"
+    rules = load_rules(rules_dir) if rules_dir.is_dir() else None
+    issues = [*project.issues, *(rules.issues if rules else [])]
+    for issue in issues:
         typer.echo(str(issue))
-    count = len(project.issues)
+    count = len(issues)
     typer.echo(
         f"{len(project.routes)} routes, "
         f"{len(project.inbound) + len(project.outbound)} mappings, "
-        f"{len(project.codes)} code tables: "
+        f"{len(project.codes)} code tables, "
+        f"{len(rules) if rules else 0} transfer threshold rules: "
         f"{count} problem{'s' * (count != 1)}"
     )
     if count:

@@ -27,6 +27,7 @@ received_at). A failing case prints a unified diff of expected and got.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ import yaml
 from runner.engine.plan import plan_of
 from runner.errors import ConfigError, MessageRejected
 from runner.project import Project
+from runner.transfers.rule_cases import run_rule_case
+from runner.transfers.rules import RuleSet, load_rules
 from schemas import parse_envelope
 
 __all__ = ["CaseResult", "run_config_tests"]
@@ -146,6 +149,15 @@ def _cases(path: Path) -> Iterator[dict[str, Any]]:
     yield from data.get("cases") or []
 
 
+TRANSFER_RULES = "transfer-rules"
+"""The folder of the threshold rules (``routes/transfer-rules/``): its tests are rule cases."""
+
+
+@functools.cache
+def _rules(directory: Path) -> RuleSet:
+    return load_rules(directory)
+
+
 def run_config_tests(project: Project, under: Path | None = None) -> list[CaseResult]:
     """Run every ``*.test.yaml`` under the project's mappings and routes (or under ``under``)."""
     results: list[CaseResult] = []
@@ -158,7 +170,9 @@ def run_config_tests(project: Project, under: Path | None = None) -> list[CaseRe
         for number, case in enumerate(_cases(path), start=1):
             name = str(case.get("name") or f"case {number}")
             try:
-                if path.parent.name == "routes" or stem in project.routes:
+                if path.parent.name == TRANSFER_RULES:
+                    ok, detail = run_rule_case(case, _rules(path.parent))
+                elif path.parent.name == "routes" or stem in project.routes:
                     ok, detail = _route_case(project, stem, case, path.parent)
                 else:
                     ok, detail = _mapping_case(project, path.parent.name, stem, case, path.parent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+
 from runner.stores.db import Database
 from runner.stores.sequences import SequenceStore
 

@@ -1,0 +1,246 @@
+"""``ebus transfers …``: the administrative-to-criminal case transfers (行刑衔接) for operators.
+
+::
+
+    ebus transfers list [--status approved] [--case FJ…]
+    ebus transfers show YS-350802-2025-0001
+    ebus transfers overdue
+    ebus transfers approve YS-350802-2025-0001 --by "局长 林某" --note "同意移送" \\
+        --to-organ 龙岩市公安局新罗分局
+    ebus transfers refuse  YS-350802-2025-0001 --by "局长 林某" --note "证据不足"
+    ebus transfers record  YS-350802-2025-0001 items_handed_over --by 龙岩市新罗生态环境局
+    ebus transfers lint
+
+The store URL comes from ``--store``, else ``EBUS_STORE_URL``, else ``sqlite:///var/ebus.db``.
+A decision is written to the store with its audit record and its outgoing message in one
+transaction; a running ``ebus run`` relays the message to the bus. Exit codes: 0 on success, 1
+when the store is unreachable, the transfer unknown or the step not allowed, 2 on a usage error.
+Times are China Standard Time (+08:00).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from runner.errors import ConfigError, EbusError
+from runner.project import REPO_ROOT
+from runner.stores.db import DEFAULT_URL, Database, display_url
+from runner.transfers import TransferService, load_rules
+from runner.transfers.store import ClockRow
+from schemas.timeutil import SHANGHAI
+
+__all__ = ["transfers_app"]
+
+RULES_DIR = REPO_ROOT / "routes" / "transfer-rules"
+
+transfers_app = typer.Typer(
+    help="Administrative-to-criminal case transfers (行刑衔接): list, show, decide, deadlines.",
+    no_args_is_help=True,
+)
+
+StoreUrl = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        envvar="EBUS_STORE_URL",
+        help="Store URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB.",
+    ),
+]
+By = Annotated[str, typer.Option("--by", help="Who decides (name and office).")]
+Note = Annotated[str | None, typer.Option("--note", help="The reasons, as recorded.")]
+
+
+class OrganKind(StrEnum):
+    """The kinds of receiving organ (canonical ``to_organ.kind``)."""
+
+    public_security = "public_security"
+    procuratorate = "procuratorate"
+    supervisory_commission = "supervisory_commission"
+
+
+class AgencyStep(StrEnum):
+    """The later steps an agency records itself."""
+
+    reconsideration_requested = "reconsideration_requested"
+    supervision_requested = "supervision_requested"
+    items_handed_over = "items_handed_over"
+
+
+@contextmanager
+def _service(url: str) -> Iterator[TransferService]:
+    try:
+        db = Database.open(url, create=False)
+    except (ConfigError, SQLAlchemyError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        typer.echo(f"error: cannot open store {display_url(url)}: {reason}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        yield TransferService(db, load_rules(RULES_DIR))
+    finally:
+        db.close()
+
+
+def _time(at: dt.datetime | None) -> str:
+    return "-" if at is None else at.astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+@transfers_app.command("list")
+def list_command(
+    status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Only this case code.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    store: StoreUrl = DEFAULT_URL,
+) -> None:
+    """List transfers, most recently changed first, one per line."""
+    with _service(store) as service:
+        rows = service.store.list(status=status, case_code=case, limit=limit)
+    for row in rows:
+        rule = (row.record.get("triggered_by") or {}).get("rule_id") or "-"
+        typer.echo(
+            f"{row.transfer_id:24} {row.status:26} {row.direction:18} {row.case_code}  "
+            f"{rule:12} {_time(row.updated_at)}"
+        )
+    typer.echo(f"{len(rows)} transfer(s)")
+
+
+@transfers_app.command("show")
+def show_command(
+    transfer_id: Annotated[str, typer.Argument(metavar="ID", help="The transfer number.")],
+    store: StoreUrl = DEFAULT_URL,
+) -> None:
+    """Show a transfer: its parties to the transfer, trigger, history and statutory deadlines."""
+    with _service(store) as service:
+        row = service.store.get(transfer_id)
+        if row is None:
+            raise _fail(f"no transfer {transfer_id}")
+        events = service.store.events(transfer_id)
+        clocks = service.store.clocks(transfer_id)
+        now = service.clock()
+    record = row.record
+    organ = record.get("to_organ") or {}
+    typer.echo(f"transfer:     {row.transfer_id} ({row.direction})")
+    typer.echo(f"case code:    {row.case_code}")
+    typer.echo(f"status:       {row.status}")
+    typer.echo(f"from:         {(record.get('from_agency') or {}).get('name', '-')}")
+    typer.echo(f"to:           {organ.get('name', '-')} {organ.get('kind', '')}".rstrip())
+    typer.echo(f"offence:      {record.get('suspected_offence') or '-'}")
+    trigger = record.get("triggered_by")
+    if trigger:
+        figures = json.dumps(trigger["figures"], ensure_ascii=False, sort_keys=True)
+        typer.echo(f"triggered by: {trigger['rule_id']} {figures}")
+    if record.get("source"):
+        typer.echo(f"source:       {record['source']}")
+    typer.echo(f"documents:    {len(record.get('documents') or [])}")
+    for document in record.get("documents") or []:
+        typer.echo(f"  {document['kind']:21} {document['name']}")
+    typer.echo(f"evidence:     {len(record.get('evidence') or [])} item(s) with digests")
+    typer.echo("history:")
+    for event in events:
+        note = f"  {event.note}" if event.note else ""
+        typer.echo(f"  {_time(event.at)}  {event.status:26} {event.by}{note}")
+    typer.echo("deadlines:")
+    for clock in clocks:
+        typer.echo(f"  {_clock_line(clock, now)}")
+
+
+def _clock_line(clock: ClockRow, now: dt.datetime) -> str:
+    if clock.closed_at is not None:
+        state = "done late" if clock.overdue(now) else "done"
+        state += f" {_time(clock.closed_at)}"
+    else:
+        state = "OVERDUE" if clock.overdue(now) else "open"
+    alerted = f" (alerted {_time(clock.alerted_at)})" if clock.alerted_at else ""
+    return f"{clock.key:28} due {_time(clock.due_at)}  {state}{alerted}  {clock.basis}"
+
+
+@transfers_app.command("overdue")
+def overdue_command(store: StoreUrl = DEFAULT_URL) -> None:
+    """List every missed statutory deadline (still open, or met late); exit 0 either way."""
+    with _service(store) as service:
+        now = service.clock()
+        clocks = service.store.overdue(now)
+        statuses = {row.transfer_id: row.status for row in service.store.list(limit=100_000)}
+    for clock in clocks:
+        status = statuses.get(clock.transfer_id, "?")
+        typer.echo(f"{clock.transfer_id:24} {status:26} {_clock_line(clock, now)}")
+    typer.echo(f"{len(clocks)} missed deadline(s)")
+
+
+def _decide(
+    store: str,
+    transfer_id: str,
+    status: str,
+    by: str,
+    note: str | None,
+    organ: dict[str, str] | None = None,
+) -> None:
+    with _service(store) as service:
+        try:
+            applied = service.decide(transfer_id, status, by=by, note=note, to_organ=organ)
+        except EbusError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(f"{applied.transfer_id}: {applied.status}")
+
+
+@transfers_app.command("approve")
+def approve_command(
+    transfer_id: Annotated[str, typer.Argument(metavar="ID", help="The transfer number.")],
+    by: By,
+    note: Note = None,
+    to_organ: Annotated[
+        str | None, typer.Option("--to-organ", help="The receiving organ, e.g. 仙游县公安局.")
+    ] = None,
+    organ_kind: Annotated[OrganKind, typer.Option("--organ-kind")] = OrganKind.public_security,
+    store: StoreUrl = DEFAULT_URL,
+) -> None:
+    """Record the agency head's approval of a proposed transfer (Decree 310 Art. 5)."""
+    organ = {"name": to_organ, "kind": organ_kind.value} if to_organ else None
+    _decide(store, transfer_id, "approved", by, note, organ)
+
+
+@transfers_app.command("refuse")
+def refuse_command(
+    transfer_id: Annotated[str, typer.Argument(metavar="ID", help="The transfer number.")],
+    by: By,
+    note: Note = None,
+    store: StoreUrl = DEFAULT_URL,
+) -> None:
+    """Record the agency head's refusal (its reasons go in --note, Art. 5)."""
+    _decide(store, transfer_id, "refused", by, note)
+
+
+@transfers_app.command("record")
+def record_command(
+    transfer_id: Annotated[str, typer.Argument(metavar="ID", help="The transfer number.")],
+    step: Annotated[AgencyStep, typer.Argument(help="The agency's step.")],
+    by: By,
+    note: Note = None,
+    store: StoreUrl = DEFAULT_URL,
+) -> None:
+    """Record a later agency step: 提请复议, 建议立案监督 or 移交涉案物品."""
+    _decide(store, transfer_id, step.value, by, note)
+
+
+@transfers_app.command("lint")
+def lint_command() -> None:
+    """Load and check every threshold rule; exit 1 when any has a problem."""
+    rules = load_rules(RULES_DIR)
+    for issue in rules.issues:
+        typer.echo(str(issue))
+    count = len(rules.issues)
+    typer.echo(f"{len(rules)} threshold rules: {count} problem{'s' * (count != 1)}")
+    if count:
+        raise typer.Exit(1)
