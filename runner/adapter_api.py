@@ -10,7 +10,8 @@ The spec holds only what is specific to the system: its identity, its config mod
 types (the ids of the spec's "Message types" table) and its wire quirks as hooks (``verify`` a
 signature, ``prepare`` bytes before the mapping, e.g. decrypt). Mappings live in
 ``mappings/<system>/<message>.yaml``; transports, retries, signatures and encodings live once in
-the runner and ``adapters/_transports``.
+the runner and ``adapters/_transports``; national cryptography (SM3, HMAC-SM3, SM4) in
+``runner.smcrypto``, re-exported here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from runner.errors import MessageRejected, PermanentError, TransientError
 from runner.mapping.documents import parse_xml
 from runner.mapping.transforms import NoParams, Params, Transform
 from runner.mapping.transforms import define as define_transform
+from runner.smcrypto import hmac_sm3_hex, same_hex, sm3_hex, sm4_cbc_decrypt, sm4_cbc_encrypt
 
 __all__ = [
     "AdapterConfig",
@@ -53,7 +55,12 @@ __all__ = [
     "WebhookVerdict",
     "default_answer",
     "define_transform",
+    "hmac_sm3_hex",
     "parse_xml",
+    "same_hex",
+    "sm3_hex",
+    "sm4_cbc_decrypt",
+    "sm4_cbc_encrypt",
 ]
 
 Direction = Literal["inbound", "outbound"]

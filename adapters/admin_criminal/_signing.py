@@ -19,8 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters._transports.smcrypto import hmac_sm3_hex, same_hex, sm3_hex
-from runner.adapter_api import MessageRejected
+from runner.adapter_api import MessageRejected, hmac_sm3_hex, same_hex, sm3_hex
 
 __all__ = [
     "NONCE",

@@ -5,16 +5,16 @@ X-Nonce + sha256_hex(body)``, plain concatenation, UTF-8. The bus signs with it 
 verifies with it. Neither the secret nor the string to sign is ever logged, returned or put into
 an exception message.
 
-SM3 comes from OpenSSL through ``hashlib`` (OpenSSL 3 ships it); where the interpreter's
-OpenSSL lacks it, ``cryptography``'s ``hashes.SM3`` is used if that package is installed.
+SM3 is the bus's shared national cryptography (``sm3_hex`` of the adapter API).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import re
+
+from runner.adapter_api import sm3_hex
 
 __all__ = ["EMPTY_BODY_SHA256", "NONCE_PATTERN", "sign_request", "sm3_hex", "verify_signature"]
 
@@ -23,23 +23,6 @@ EMPTY_BODY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 
 NONCE_PATTERN = re.compile(r"[0-9a-f]{32}")
 """``X-Nonce``: 32 lowercase hex characters."""
-
-
-def sm3_hex(data: bytes) -> str:
-    """Lowercase hex SM3 digest of ``data`` (64 characters)."""
-    try:
-        return hashlib.new("sm3", data).hexdigest()
-    except ValueError:  # this OpenSSL build has no SM3: fall back to the cryptography package
-        pass
-    try:
-        hazmat = importlib.import_module("cryptography.hazmat.primitives.hashes")
-    except ImportError:
-        raise RuntimeError(
-            "SM3 is unavailable: OpenSSL lacks it and the 'cryptography' package is not installed"
-        ) from None
-    digest = hazmat.Hash(hazmat.SM3())
-    digest.update(data)
-    return bytes(digest.finalize()).hex()
 
 
 def sign_request(

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import secrets
 
-from adapters._transports.smcrypto import same_hex, sm3_hex
+from runner.adapter_api import same_hex, sm3_hex
 from schemas.timeutil import SHANGHAI
 
 __all__ = [

@@ -6,7 +6,7 @@ polls the 督办 tasks the ministry assigns (``tasks``, mapped to ``enforcement.
 acknowledges every task version it mapped (``tasks_ack``). Every request body, the tasks query
 and the tasks answer are secure envelopes (README §2.3): the payload SM4-CBC encrypted with the
 fixed IV, Base64, signed with HMAC-SM3 (``adapters.fire_national._envelope`` over the shared
-``adapters._transports.smcrypto``).
+``runner.smcrypto``).
 
 How the pieces fit:
 

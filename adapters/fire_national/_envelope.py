@@ -2,7 +2,7 @@
 
 Both directions use it: the bus seals uploads, acknowledgements and the ``GET …/tasks`` query
 and opens the tasks page; the simulator does the reverse. The cryptography is the shared
-``adapters._transports.smcrypto`` (``cryptography`` / OpenSSL underneath): nothing here is
+``runner.smcrypto`` (``cryptography`` / OpenSSL underneath): nothing here is
 hand-written cryptography. No key, plaintext or string to sign is ever logged, returned in an
 error or put into an exception message.
 
@@ -24,8 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from adapters._transports.smcrypto import hmac_sm3_hex, same_hex, sm4_cbc_decrypt, sm4_cbc_encrypt
-from runner.adapter_api import MessageRejected
+from runner.adapter_api import (
+    MessageRejected,
+    hmac_sm3_hex,
+    same_hex,
+    sm4_cbc_decrypt,
+    sm4_cbc_encrypt,
+)
 
 __all__ = [
     "FIELDS",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from runner.errors import EbusError
+from runner.smcrypto import sm3_hex
 
 __all__ = [
     "REQUIRED_DOCUMENTS",
@@ -58,12 +59,6 @@ class PackageError(EbusError):
     """A transfer package is incomplete or malformed; the message says what is missing."""
 
 
-def _sm3_hex(data: bytes) -> str:
-    from adapters._transports.smcrypto import sm3_hex  # noqa: PLC0415  (shared SM primitive)
-
-    return sm3_hex(data)
-
-
 @dataclass(frozen=True)
 class EvidenceFile:
     """One evidence file to digest: its name, kind (T4 / canonical) and bytes."""
@@ -94,7 +89,7 @@ class EvidenceDigest:
         return cls(
             item.name,
             item.kind,
-            _sm3_hex(item.data),
+            sm3_hex(item.data),
             hashlib.sha256(item.data).hexdigest(),
             len(item.data),
         )
@@ -114,7 +109,7 @@ def verify_evidence(item: Mapping[str, Any], data: bytes) -> bool:
     """Whether ``data`` is the evidence a canonical ``evidence[]`` item describes."""
     algorithm = item.get("digest_algorithm")
     if algorithm == "sm3":
-        digest = _sm3_hex(data)
+        digest = sm3_hex(data)
     elif algorithm == "sha256":
         digest = hashlib.sha256(data).hexdigest()
     else:

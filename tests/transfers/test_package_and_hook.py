@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from adapters._transports.smcrypto import sm3_hex
 from runner.bus import open_bus
 from runner.project import REPO_ROOT
+from runner.smcrypto import sm3_hex
 from runner.stores import Database, DeadLetterStore
 from runner.transfers import EvidenceFile, PackageError, TransferPackage
 from runner.transfers.worker import transfer_loops

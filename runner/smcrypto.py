@@ -1,4 +1,4 @@
-"""National cryptography (国密) the adapters share: SM3 digests, HMAC-SM3, SM4-CBC.
+"""National cryptography (国密) the bus and its adapters share: SM3 digests, HMAC-SM3, SM4-CBC.
 
 SM3 (GB/T 32905-2016) and SM4 (GB/T 32907-2016) come from the ``cryptography`` package (OpenSSL
 underneath); nothing here is hand-written cryptography. Keys are bytes handed in by the caller
