@@ -20,7 +20,13 @@ from lxml import etree
 
 from runner.mapping.documents import Format
 
-__all__ = ["Selector", "compile_list_selector", "compile_selector", "node_text"]
+__all__ = [
+    "Selector",
+    "compile_jmespath",
+    "compile_list_selector",
+    "compile_selector",
+    "node_text",
+]
 
 Selector = Callable[[Any], Any]
 
@@ -74,6 +80,50 @@ def _jmes(expression: str) -> Any:
         raise ValueError(f"JMESPath '{expression}' does not compile: {exc}") from None
 
 
+def _field_path(ast: dict[str, Any]) -> list[str] | None:
+    """The keys of a JMESPath made only of fields (``a.b."c d"``), None for anything else."""
+    if ast.get("type") == "field":
+        return [str(ast["value"])]
+    if ast.get("type") == "subexpression":
+        keys: list[str] = []
+        for child in ast["children"]:
+            sub = _field_path(child)
+            if sub is None:
+                return None
+            keys += sub
+        return keys
+    return None
+
+
+def compile_jmespath(expression: str) -> Selector:
+    """``value -> result`` of a JMESPath expression (``ValueError`` when it does not compile).
+
+    A path made only of fields, by far the most common selector, is answered by plain dict
+    lookups with JMESPath's semantics (a missing key or a non-object gives None), without the
+    interpreter's tree walk; anything else runs through ``jmespath``.
+    """
+    compiled = _jmes(expression)
+    keys = _field_path(compiled.parsed)
+    if keys is None:
+        return compiled.search  # type: ignore[no-any-return]
+    if len(keys) == 1:
+        (key,) = keys
+
+        def select_field(value: Any) -> Any:
+            return value.get(key) if isinstance(value, dict) else None
+
+        return select_field
+
+    def select_path(value: Any) -> Any:
+        for key in keys:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    return select_path
+
+
 def compile_selector(expression: str, fmt: Format, namespaces: dict[str, str]) -> Selector:
     """A function ``record -> value`` for ``expression`` (ValueError when it does not compile)."""
     if fmt == "xml":
@@ -101,8 +151,7 @@ def compile_selector(expression: str, fmt: Format, namespaces: dict[str, str]) -
             return row.get(column) if isinstance(row, dict) else None
 
         return select_column
-    compiled = _jmes(expression)
-    return compiled.search  # type: ignore[no-any-return]
+    return compile_jmespath(expression)
 
 
 def compile_list_selector(expression: str, fmt: Format, namespaces: dict[str, str]) -> Selector:
@@ -119,10 +168,10 @@ def compile_list_selector(expression: str, fmt: Format, namespaces: dict[str, st
         return select_nodes
     if fmt == "csv":
         raise ValueError("a CSV record has no nested lists; split a column instead")
-    compiled = _jmes(expression)
+    search = compile_jmespath(expression)
 
     def select_items(record: Any) -> list[Any]:
-        result = compiled.search(record)
+        result = search(record)
         if result is None:
             return []
         return result if isinstance(result, list) else [result]
