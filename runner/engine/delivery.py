@@ -22,7 +22,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tenacity import (
@@ -61,6 +61,17 @@ class _Settle:
     retry_after: float | None = None
 
 
+@dataclass
+class _Hold:
+    """An ordered destination's hold on one case: the retried messages it waits for."""
+
+    pending: set[str] = field(default_factory=set)
+    due: float = 0.0
+    """Monotonic time the last retry becomes visible again."""
+    until: float = 0.0
+    """Monotonic time the hold lapses even if a retry is never seen again."""
+
+
 class DeliveryWorker:
     """Delivers one route destination's queue to its system."""
 
@@ -89,7 +100,7 @@ class DeliveryWorker:
         self._sequence = sequence or functools.partial(services.sequences.next, self.system)
         self.name = f"{plan.route}/{plan.key}"
         self.ordered = destination.ordered
-        self._held: dict[str, float] = {}  # case_code → monotonic time its retry is due
+        self._held: dict[str, _Hold] = {}  # case_code → the retries it waits for
         self._delivered: list[str] = []
         self._events: list[AuditEvent] = []
 
@@ -99,32 +110,56 @@ class DeliveryWorker:
         if wait > 0:
             return self._postpone(batch, wait, "circuit open")
         dispositions: list[Disposition | None] = [None] * len(batch)
-        ready: list[int] = []
+        chunk: list[int] = []
         for index, item in enumerate(batch):
+            # holds are looked at just before each call: the call before may have set one
             hold = self._hold_s(item)
             if hold > 0:
                 dispositions[index] = self._postpone([item], hold, "case held for order")[0]
-            else:
-                ready.append(index)
-        for start in range(0, len(ready), self.batch_size):
-            chunk = ready[start : start + self.batch_size]
-            for index, disposition in zip(
-                chunk, self._call([batch[i] for i in chunk]), strict=True
-            ):
-                dispositions[index] = disposition
+                continue
+            chunk.append(index)
+            if len(chunk) == self.batch_size:
+                self._run(batch, chunk, dispositions)
+                chunk = []
+        if chunk:
+            self._run(batch, chunk, dispositions)
         return [d if d is not None else ACK for d in dispositions]
 
+    def _run(
+        self, batch: list[Message], chunk: list[int], dispositions: list[Disposition | None]
+    ) -> None:
+        for index, disposition in zip(chunk, self._call([batch[i] for i in chunk]), strict=True):
+            dispositions[index] = disposition
+
     def _hold_s(self, item: Message) -> float:
-        """For an ordered destination: how long this message's case is held behind a retry."""
+        """For an ordered destination: how long this message waits behind its case's retries.
+
+        A case is held from the moment one of its messages is requeued for a retry until every
+        such message is settled (delivered or dead-lettered): later messages of the case are
+        postponed, the retried ones themselves pass. A hold nobody releases (its retry was
+        taken by another process) lapses after ``_Hold.until``.
+        """
         case = item.headers.get(CASE_CODE)
         if not self.ordered or not case:
             return 0.0
-        due = self._held.get(str(case), 0.0)
-        remaining = due - time.monotonic()
-        if remaining <= 0:
+        hold = self._held.get(str(case))
+        if hold is None:
+            return 0.0
+        clock = time.monotonic()
+        if clock >= hold.until:
             self._held.pop(str(case), None)
             return 0.0
-        return remaining + 0.01
+        if item.message_id in hold.pending:
+            return 0.0
+        return max(hold.due - clock, 0.0) + 0.05
+
+    def _release(self, envelope: Any) -> None:
+        """A message is settled for good: its case no longer waits for it."""
+        hold = self._held.get(envelope.case_code) if envelope.case_code else None
+        if hold is not None:
+            hold.pending.discard(envelope.message_id)
+            if not hold.pending:
+                del self._held[envelope.case_code]
 
     # --- one call ---------------------------------------------------------------------------
 
@@ -315,6 +350,7 @@ class DeliveryWorker:
     ) -> Disposition:
         """Settle one message; a retry is appended to ``requeue`` (published by the caller)."""
         if settle.status == "accepted":
+            self._release(envelope)
             if settle.reason != "already delivered":
                 self._delivered.append(envelope.message_id)
                 self._audit(
@@ -328,13 +364,18 @@ class DeliveryWorker:
         if settle.status == "retry" and len(history) < self.policy.attempts:
             requeue.append(item.forward(**{ATTEMPTS: json.dumps(history)}))
             if self.ordered and envelope.case_code:
-                self._held[envelope.case_code] = time.monotonic() + delay
+                hold = self._held.setdefault(envelope.case_code, _Hold())
+                hold.pending.add(envelope.message_id)
+                clock = time.monotonic()
+                hold.due = max(hold.due, clock + delay)
+                hold.until = max(hold.until, clock + delay + max(60.0, 4 * delay))
             self._audit(
                 "retried",
                 envelope,
                 {"code": settle.code, "attempt": len(history), "delay_s": round(delay, 3)},
             )
             return ACK
+        self._release(envelope)
         self.services.dead_letters.put(
             DeadLetter(
                 system=self.system,
