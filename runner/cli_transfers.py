@@ -8,23 +8,30 @@
     ebus transfers approve YS-350802-2025-0001 --by "局长 林某" --note "同意移送" \\
         --to-organ 龙岩市公安局新罗分局
     ebus transfers refuse  YS-350802-2025-0001 --by "局长 林某" --note "证据不足"
+    ebus transfers send    YS-350802-2025-0001 --by 龙岩市新罗生态环境局 \\
+        --document "transfer_letter=涉嫌犯罪案件移送书（岩新环移〔2025〕2号）" \\
+        --document "investigation_report=涉嫌犯罪案件情况的调查报告（岩新环调〔2025〕2号）" \\
+        --document "items_list=涉案物品清单（岩新环物〔2025〕2号）" \\
+        --evidence "inspection_record=evidence/现场勘验笔录及照片.pdf"
     ebus transfers record  YS-350802-2025-0001 items_handed_over --by 龙岩市新罗生态环境局
     ebus transfers lint
 
 The store URL comes from ``--store``, else ``EBUS_STORE_URL``, else ``sqlite:///var/ebus.db``.
 A decision is written to the store with its audit record and its outgoing message in one
-transaction; a running ``ebus run`` relays the message to the bus. Exit codes: 0 on success, 1
-when the store is unreachable, the transfer unknown or the step not allowed, 2 on a usage error.
-Times are China Standard Time (+08:00).
+transaction; a running ``ebus run`` relays the message to the bus. ``--at`` records when the
+step was taken when that was earlier than its entry (the statutory clocks start then). Exit
+codes: 0 on success, 1 when the store is unreachable, the transfer unknown, the package
+incomplete or the step not allowed, 2 on a usage error. Times are China Standard Time (+08:00).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,9 +40,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from runner.errors import ConfigError, EbusError
 from runner.project import REPO_ROOT
 from runner.stores.db import DEFAULT_URL, Database, display_url
-from runner.transfers import TransferService, load_rules
+from runner.transfers import EvidenceFile, TransferPackage, TransferService, load_rules
 from runner.transfers.store import ClockRow
-from schemas.timeutil import SHANGHAI
+from schemas.timeutil import SHANGHAI, to_canonical_datetime
 
 __all__ = ["transfers_app"]
 
@@ -56,6 +63,26 @@ StoreUrl = Annotated[
 ]
 By = Annotated[str, typer.Option("--by", help="Who decides (name and office).")]
 Note = Annotated[str | None, typer.Option("--note", help="The reasons, as recorded.")]
+
+
+def _parse_at(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        return to_canonical_datetime(text)
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not an ISO 8601 time") from None
+
+
+At = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        "--at",
+        parser=_parse_at,
+        metavar="TIME",
+        help="When the step was taken (ISO 8601, +08:00 when no zone); default: now.",
+    ),
+]
 
 
 class OrganKind(StrEnum):
@@ -185,11 +212,12 @@ def _decide(
     status: str,
     by: str,
     note: str | None,
+    at: dt.datetime | None,
     organ: dict[str, str] | None = None,
 ) -> None:
     with _service(store) as service:
         try:
-            applied = service.decide(transfer_id, status, by=by, note=note, to_organ=organ)
+            applied = service.decide(transfer_id, status, by=by, note=note, at=at, to_organ=organ)
         except EbusError as exc:
             raise _fail(str(exc)) from None
     typer.echo(f"{applied.transfer_id}: {applied.status}")
@@ -204,11 +232,12 @@ def approve_command(
         str | None, typer.Option("--to-organ", help="The receiving organ, e.g. 仙游县公安局.")
     ] = None,
     organ_kind: Annotated[OrganKind, typer.Option("--organ-kind")] = OrganKind.public_security,
+    at: At = None,
     store: StoreUrl = DEFAULT_URL,
 ) -> None:
     """Record the agency head's approval of a proposed transfer (Decree 310 Art. 5)."""
     organ = {"name": to_organ, "kind": organ_kind.value} if to_organ else None
-    _decide(store, transfer_id, "approved", by, note, organ)
+    _decide(store, transfer_id, "approved", by, note, at, organ)
 
 
 @transfers_app.command("refuse")
@@ -216,10 +245,11 @@ def refuse_command(
     transfer_id: Annotated[str, typer.Argument(metavar="ID", help="The transfer number.")],
     by: By,
     note: Note = None,
+    at: At = None,
     store: StoreUrl = DEFAULT_URL,
 ) -> None:
     """Record the agency head's refusal (its reasons go in --note, Art. 5)."""
-    _decide(store, transfer_id, "refused", by, note)
+    _decide(store, transfer_id, "refused", by, note, at)
 
 
 @transfers_app.command("record")
@@ -228,10 +258,77 @@ def record_command(
     step: Annotated[AgencyStep, typer.Argument(help="The agency's step.")],
     by: By,
     note: Note = None,
+    at: At = None,
     store: StoreUrl = DEFAULT_URL,
 ) -> None:
     """Record a later agency step: 提请复议, 建议立案监督 or 移交涉案物品."""
-    _decide(store, transfer_id, step.value, by, note)
+    _decide(store, transfer_id, step.value, by, note, at)
+
+
+def _split(option: str, text: str) -> tuple[str, str]:
+    kind, sep, value = text.partition("=")
+    if not sep or not kind.strip() or not value.strip():
+        raise typer.BadParameter(f"'{text}' is not KIND=VALUE", param_hint=option)
+    return kind.strip(), value.strip()
+
+
+def _evidence(items: Sequence[str]) -> list[EvidenceFile]:
+    files = []
+    for item in items:
+        kind, where = _split("--evidence", item)
+        path = Path(where)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise _fail(f"cannot read evidence file {path}: {exc.strerror}") from None
+        files.append(EvidenceFile(path.stem, kind, data))
+    return files
+
+
+@transfers_app.command("send")
+def send_command(
+    transfer_id: Annotated[str, typer.Argument(metavar="ID", help="The transfer number.")],
+    by: By,
+    document: Annotated[
+        list[str],
+        typer.Option(
+            "--document",
+            metavar="KIND=NAME",
+            help="An Art. 6 document: transfer_letter, investigation_report, items_list, "
+            "inspection_report or other, its name ending with its 文号 in （）. Repeat.",
+        ),
+    ],
+    evidence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--evidence",
+            metavar="KIND=PATH",
+            help="An evidence file (its name is the file name without suffix), digested with "
+            "SM3 and SHA-256; KIND as in the canonical evidence list. Repeat.",
+        ),
+    ] = None,
+    to_organ: Annotated[
+        str | None, typer.Option("--to-organ", help="The receiving organ, if not named yet.")
+    ] = None,
+    organ_kind: Annotated[OrganKind, typer.Option("--organ-kind")] = OrganKind.public_security,
+    at: At = None,
+    store: StoreUrl = DEFAULT_URL,
+) -> None:
+    """Transfer an approved case (Decree 310 Art. 6): the package goes to the police side
+    (admin_criminal) and the procuratorate (two_laws) through a running ``ebus run``."""
+    organ = {"name": to_organ, "kind": organ_kind.value} if to_organ else None
+    documents = [_split("--document", item) for item in document]
+    files = _evidence(evidence or [])
+    with _service(store) as service:
+        try:
+            package = TransferPackage.build(documents, files)
+            applied = service.send_package(transfer_id, package, by=by, at=at, to_organ=organ)
+        except EbusError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(
+        f"{applied.transfer_id}: {applied.status} ({len(package.documents)} document(s), "
+        f"{len(package.evidence)} evidence item(s))"
+    )
 
 
 @transfers_app.command("lint")

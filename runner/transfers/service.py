@@ -19,8 +19,11 @@ What comes in (canonical envelopes as JSON, from the feeds):
   as an alert.
 
 What goes out: the proposal and every step the agency takes through the bus (the transfer package
-on ``transferred``) on the case-transfer feed, an ``enforcement.case.v1`` with ``case_source``
-``transfer_back`` for a reverse transfer, and alerts (a missed deadline, a procuratorate notice).
+on ``transferred``) on the case-transfer feed; every step of another system it accepted (the
+police side's answers, a reverse transfer) again as the platform's delta, in time order, and,
+after an answer that arrived late, the current status once more (what two_laws is sent: see
+``routes/two_laws-transfers.yaml``); an ``enforcement.case.v1`` with ``case_source``
+``transfer_back`` for a reverse transfer; and alerts (a missed deadline, a procuratorate notice).
 
 Example::
 
@@ -70,10 +73,11 @@ from runner.transfers.workflow import (
     IllegalTransition,
     Step,
     check_history,
+    clocks_of,
     replay_clocks,
 )
 from schemas import ENVELOPES, PAYLOADS
-from schemas.timeutil import SHANGHAI
+from schemas.timeutil import SHANGHAI, to_canonical_datetime
 
 __all__ = [
     "AGENCY_STEPS",
@@ -154,8 +158,7 @@ def _iso(at: dt.datetime | None) -> str | None:
 
 
 def _parse(text: str) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
+    return to_canonical_datetime(text)
 
 
 class TransferService:
@@ -348,7 +351,7 @@ class TransferService:
                     case_code=payload["case_code"],
                     record=record,
                     steps=steps,
-                    emit="none",
+                    emit="none" if source == PLATFORM else "echo",
                     causation=view.get("message_id"),
                 )
         except IllegalTransition as exc:
@@ -560,7 +563,9 @@ class TransferService:
             if clock.closed_at and clock.due_at and clock.closed_at > clock.due_at:
                 audit += self._alert_if_unclaimed(conn, clock, status, now)
         final = self._row(conn, transfer_id)
-        if emit != "none":
+        if emit == "echo":
+            self._echo(conn, final, current is None, new, clocks, causation)
+        elif emit != "none":
             for s in new:
                 self._emit_transfer(conn, final, s, clocks, full=emit == "full", cause=causation)
         if direction == "criminal_to_admin" and current is None:
@@ -683,8 +688,10 @@ class TransferService:
         *,
         full: bool,
         cause: str | None,
+        key: str | None = None,
     ) -> None:
-        touched = [c for c in clocks if step.at in (c.started_at, c.closed_at)]
+        keys = clocks_of(row.direction, step.status)  # type: ignore[arg-type]
+        touched = [c for c in clocks if c.key in keys and step.at in (c.started_at, c.closed_at)]
         events = self.store.events(row.transfer_id, conn)
         payload = self.canonical(row, events, touched)
         payload["status"] = step.status
@@ -698,8 +705,9 @@ class TransferService:
             payload["history"] = [
                 {"status": step.status, "at": _iso(step.at), "by": step.by, "note": step.note}
             ]
-        count = len([e for e in events if e.status == step.status])
-        key = f"{row.transfer_id}:{step.status}" + (f":{count}" if count > 1 else "")
+        if key is None:
+            count = len([e for e in events if e.status == step.status])
+            key = f"{row.transfer_id}:{step.status}" + (f":{count}" if count > 1 else "")
         message = self._envelope(TRANSFER, payload, key, step.at, cause)
         for target in self.targets.transfers:
             enqueue(
@@ -710,6 +718,31 @@ class TransferService:
                 transfer_id=row.transfer_id,
                 case_code=row.case_code,
             )
+
+    def _echo(
+        self,
+        conn: Connection,
+        row: TransferRow,
+        created: bool,
+        new: Sequence[_NewStep],
+        clocks: Sequence[ClockRow],
+        cause: str | None,
+    ) -> None:
+        """Publish the accepted steps of another system (the police side's answers) as the
+        platform's deltas, in time order; when they were late (a later step is known already),
+        state the current status once more, so that a consumer that keeps only the last status
+        it was sent (two_laws) ends with the right one. A new reverse transfer goes in full."""
+        full = created and row.direction == "criminal_to_admin"
+        for step in sorted(new, key=lambda s: s.at):
+            self._emit_transfer(conn, row, step, clocks, full=full, cause=cause)
+        events = self.store.events(row.transfer_id, conn)
+        latest = events[-1]
+        if latest.at > max(s.at for s in new):
+            again = _NewStep(
+                latest.status, latest.at, latest.by, latest.note, latest.source_system, None
+            )
+            key = f"{row.transfer_id}:{latest.status}:again:{len(events)}"
+            self._emit_transfer(conn, row, again, clocks, full=False, cause=cause, key=key)
 
     def _envelope(
         self,

@@ -46,7 +46,9 @@ __all__ = [
     "Step",
     "allowed_after",
     "check_history",
+    "clocks_of",
     "replay_clocks",
+    "starts_of",
 ]
 
 Direction = Literal["admin_to_criminal", "criminal_to_admin"]
@@ -135,6 +137,18 @@ class Step:
     deadlines: Mapping[str, dt.datetime | None] = field(default_factory=dict)
 
 
+def starts_of(direction: Direction, status: str) -> tuple[str, ...]:
+    """The clocks ``status`` starts in ``direction`` (a reverse transfer: ``admin_handling``)."""
+    if direction == "criminal_to_admin" and status == "transferred":
+        return ("admin_handling",)
+    return STARTS.get(status, ())
+
+
+def clocks_of(direction: Direction, status: str) -> frozenset[str]:
+    """Every clock ``status`` starts or closes: the deadlines a message of that step reports."""
+    return frozenset(starts_of(direction, status)) | frozenset(CLOSES.get(status, ()))
+
+
 def allowed_after(direction: Direction, previous: str | None) -> frozenset[str]:
     """The statuses that may follow ``previous`` (``None``: a new transfer)."""
     if previous is None:
@@ -199,7 +213,7 @@ def replay_clocks(
             if key in open_by_key:
                 if due is not None:
                     open_by_key[key].due_at = due
-            elif key not in STARTS.get(step.status, ()):
+            elif key not in starts_of(direction, step.status):
                 # A deadline that the step reports but did not start: e.g. the forwarding
                 # deadline carried (and closed) by the forward notice itself.
                 start(key, None, due)
@@ -207,10 +221,7 @@ def replay_clocks(
             clock = open_by_key.pop(key, None)
             if clock is not None:
                 clock.closed_at = step.at
-        starts = STARTS.get(step.status, ())
-        if direction == "criminal_to_admin" and step.status == "transferred":
-            starts = ("admin_handling",)
-        for key in starts:
+        for key in starts_of(direction, step.status):
             due = step.deadlines.get(key) or policy.due_at(DEADLINES[key], step.at)
             start(key, step.at, due)
     return found

@@ -357,3 +357,46 @@ def test_the_platform_approves_by_a_canonical_command_on_the_feed(
     )
     with pytest.raises(IllegalTransition, match="'refused' is not allowed from 'approved'"):
         service.handle(refusal)
+
+
+def test_police_answers_go_out_as_the_platforms_deltas_a_late_one_with_the_status_again(
+    service: TransferService,
+) -> None:
+    service.handle(_platform_package(1))
+    filing = sample("admin_criminal/samples/filing_decision-1.expected.json")
+    receipt = sample("admin_criminal/samples/receipt_signed-1.expected.json")
+    service.handle(filing)
+    service.handle(receipt)
+    service.handle(dict(receipt, message_id="01JTZ6Q8M4V2A7K9C1E3G5H7J9"))  # nothing new
+    sent = [json.loads(row["body"]) for row in service.store.outbox()]
+    assert [(m["source_system"], m["payload"]["status"]) for m in sent] == [
+        ("platform", "filed"),
+        ("platform", "received"),
+        ("platform", "filed"),  # the late receipt is followed by where the transfer stands
+    ]
+    assert [m["causation_id"] for m in sent] == [
+        filing["message_id"],
+        receipt["message_id"],
+        receipt["message_id"],
+    ]
+    assert len({m["source_message_id"] for m in sent}) == 3
+    for message in sent:
+        (step,) = message["payload"]["history"]  # deltas: one event each
+        assert step["status"] == message["payload"]["status"]
+        assert message["payload"]["evidence"] is None
+
+
+def test_a_platform_package_and_a_refused_answer_are_not_echoed(
+    service: TransferService,
+) -> None:
+    service.handle(_platform_package(1))  # the platform's own message: on the feed already
+    assert service.store.outbox() == []
+    declined = sample(
+        "admin_criminal/samples/non_filing_decision-1.expected.json",
+        transfer_id="YS-350322-2025-0004",
+        case_code="FJ3503222025SC28FBB248",
+    )
+    service.handle(sample("admin_criminal/samples/filing_decision-1.expected.json"))
+    with pytest.raises(IllegalTransition):
+        service.handle(declined)
+    assert [row["kind"] for row in service.store.outbox()] == ["filed"]
