@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -169,6 +169,23 @@ class PollContext(Protocol):
         marker does not match, an AMQP message with a bad signature), with its reason."""
         ...
 
+    def day_messages(self, schemas: Sequence[str], day: dt.date) -> list[dict[str, Any]]:
+        """The canonical envelopes (JSON) of ``schemas`` the bus received on ``day``
+        (Asia/Shanghai, by ``received_at``), in the order received, from the day archive.
+
+        Only a batch job reads them, and only the schemas its ``BatchJob.archives`` declares
+        (the runtime archives those); another schema, a day older than the archive keeps, or
+        a schema the archive never ran for raise ``PermanentError`` rather than read as empty.
+        """
+        ...
+
+    def render_document(self, message: str, envelopes: Sequence[Mapping[str, Any]]) -> bytes:
+        """The document the outbound mapping of ``message`` renders for those of ``envelopes``
+        it accepts (its ``accepts`` rule), without a call around it; ``b""`` when it accepts
+        none. An envelope the mapping cannot render is dead-lettered with its reason and left
+        out, so one bad record does not hold back the others."""
+        ...
+
 
 class Connection(Protocol):
     """An open link to one system: sends calls, returns answers; ``close`` releases it."""
@@ -201,6 +218,10 @@ class BatchJob:
     schedule: str
     run: BatchRun
     summary: str
+    archives: tuple[str, ...] = ()
+    """The canonical schemas ``run`` reads with ``day_messages``: while a system with this job
+    is connected, the runtime archives their envelopes by received day (e.g.
+    ``("enforcement.case.v1", "enforcement.penalty_decision.v1")``)."""
 
 
 @dataclass(frozen=True)

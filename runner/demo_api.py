@@ -38,7 +38,18 @@ class SystemCounts:
 
 
 class DemoPeer(Protocol):
-    """A running simulator with its scripted traffic, as ``DemoSystem.start`` returns it."""
+    """A running simulator with its scripted traffic, as ``DemoSystem.start`` returns it.
+
+    Optional hooks, called once the runtime is prepared and before it starts (``runner.demo``
+    looks them up by name; a peer without one is not asked):
+
+    - ``bind(url)``: a peer that pushes learns where the bus's webhook endpoint listens;
+    - ``bind_batch(batch)``: a ``runner.demo.DemoBatch``, the platform's side of the feeds
+      (``publish``) and the runtime's batch path (``run``, as ``ebus batch run``);
+    - ``bind_services(services)``: the runtime's ``runner.engine.services.Services`` (bus,
+      store, project, settings), for a peer that also plays an operator of the bus, e.g. an
+      officer recording ``ebus transfers approve`` / ``send`` on the store the runtime uses.
+    """
 
     @property
     def settings(self) -> Mapping[str, object]:
@@ -46,8 +57,10 @@ class DemoPeer(Protocol):
         ...
 
     @property
-    def expected_dead_letters(self) -> Mapping[str, int]:
-        """Rule → how many dead letters of this system the scripted bad messages must give."""
+    def expected_dead_letters(self) -> Mapping[str, int | range]:
+        """Rule → how many dead letters of this system the scripted bad messages must give;
+        a ``range`` where the count depends on the other systems' traffic (e.g. records of other
+        systems a destination's catalogue does not cover)."""
         ...
 
     def intro(self) -> list[str]:

@@ -7,21 +7,26 @@ everything, and collects every problem as an ``Issue`` with file, line, key and 
 
 from __future__ import annotations
 
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, get_args, get_origin
 
 import yaml
+from pydantic import BaseModel
 
 from runner.errors import ConfigError
 from runner.mapping.codes import CodeTable, load_code_tables
+from runner.mapping.fields import nested_model, wire_names
 from runner.mapping.inbound import InboundMapping, compile_inbound
 from runner.mapping.outbound import OutboundMapping, compile_outbound
 from runner.mapping.rules import Issue, did_you_mean
 from runner.mapping.transforms import TRANSFORMS
 from runner.registry import Registry, default_registry
-from runner.routes import Route, load_route
+from runner.routes import EnrichSpec, EnrichStep, Route, SplitStep, load_route
 from runner.yamlconf import LineDict, load_yaml, where
-from schemas import ENVELOPES
+from schemas import ENVELOPES, PAYLOADS
 
 __all__ = ["REPO_ROOT", "Project", "load_project"]
 
@@ -262,6 +267,7 @@ def _check_route(project: Project, route: Route, node: LineDict) -> bool:
                         "no_mapping",
                     )
                 )
+    schema = _check_steps(project, route, node, schema)
     targets = node.get("to") or []
     for index, destination in enumerate(route.to):
         place = targets[index] if index < len(targets) else node
@@ -330,3 +336,162 @@ def _check_destination(
                 "wrong_schema",
             )
         )
+
+
+def _check_steps(project: Project, route: Route, node: LineDict, schema: str | None) -> str | None:
+    """Cross-check the split and enrich steps; the schema the route carries after them."""
+    places = node.get("steps") or []
+    for index, step in enumerate(route.steps):
+        place = places[index] if index < len(places) else node
+        if isinstance(step, SplitStep):
+            body = place.get("split")
+            if isinstance(body, LineDict):
+                key = "into" if step.split.into else "each"
+                _check_field(project.issues, schema, step.split.target, body, key)
+            else:
+                _check_field(project.issues, schema, step.split.target, place, "split")
+        elif isinstance(step, EnrichStep):
+            body = place.get("enrich")
+            schema = _check_enrich(
+                project, step.enrich, schema, body if isinstance(body, LineDict) else place
+            )
+    return schema
+
+
+def _check_enrich(
+    project: Project, spec: EnrichSpec, schema: str | None, place: LineDict
+) -> str | None:
+    """Check one lookup; the schema the route carries after it (None when unknown)."""
+    issues = project.issues
+    if spec.system not in project.registry:
+        issues.append(
+            Issue(
+                where(place, "system"),
+                "system",
+                f"unknown system '{spec.system}'",
+                "unknown_system",
+                did_you_mean(spec.system, project.registry.ids()),
+            )
+        )
+        return None
+    adapter = project.registry.get(spec.system)
+    calls = [m.id for m in adapter.messages if m.direction == "outbound" and m.response]
+    if spec.message not in calls:
+        issues.append(
+            Issue(
+                where(place, "message"),
+                "message",
+                f"{spec.system} has no outbound call '{spec.message}' with an answer",
+                "unknown_message",
+                did_you_mean(spec.message, calls),
+            )
+        )
+        return None
+    response = adapter.message(str(adapter.message(spec.message).response))
+    answers = response.canonical
+    if answers not in ENVELOPES:
+        issues.append(
+            Issue(
+                where(place, "message"),
+                "message",
+                f"{spec.system} {spec.message} answers with {answers}, not canonical data: "
+                "it is a call to deliver to, not a lookup",
+                "not_a_lookup",
+            )
+        )
+        return None
+    for message in (spec.message, response.id):
+        if (spec.system, message) not in project.outbound | project.inbound:
+            issues.append(
+                Issue(
+                    where(place, "message"),
+                    "message",
+                    f"no mapping mappings/{spec.system}/{message}.yaml",
+                    "no_mapping",
+                )
+            )
+    _check_request(project, spec, schema, place)
+    if spec.emit is not None:
+        if spec.emit != answers:
+            issues.append(
+                Issue(
+                    where(place, "emit"),
+                    "emit",
+                    f"{spec.system} {spec.message} answers with {answers}, not {spec.emit}",
+                    "wrong_schema",
+                    f"emit: {answers}",
+                )
+            )
+        return answers
+    merge = place.get("merge")
+    for target in spec.merge or {}:
+        _check_field(
+            issues, schema, target, merge if isinstance(merge, LineDict) else place, target
+        )
+    return schema
+
+
+def _check_request(project: Project, spec: EnrichSpec, schema: str | None, place: LineDict) -> None:
+    """The lookup's mapping must render what the step hands it: the route's envelopes, or an
+    adapter input when the step builds one with ``input``."""
+    mapping = project.outbound.get((spec.system, spec.message))
+    if mapping is None or schema is None:
+        return
+    renders = ", ".join(mapping.sources)
+    if spec.input is None and schema not in mapping.sources:
+        project.issues.append(
+            Issue(
+                where(place, "message"),
+                "message",
+                f"{spec.system} {spec.message} renders {renders}, this route carries {schema}",
+                "wrong_schema",
+                "build its adapter input from the envelope with 'input'",
+            )
+        )
+    elif spec.input is not None and all(s in ENVELOPES for s in mapping.sources):
+        project.issues.append(
+            Issue(
+                where(place, "input"),
+                "input",
+                f"{spec.system} {spec.message} renders {renders}, not an adapter input",
+                "wrong_schema",
+                "drop 'input': the mapping renders the envelope itself",
+            )
+        )
+
+
+def _check_field(
+    issues: list[Issue], schema: str | None, path: str, place: LineDict, key: str
+) -> None:
+    """``path`` (``payload.party.name``) must be a field of ``schema`` reached through objects
+    only (a step cannot write inside a list)."""
+    if schema is None:
+        return
+    problem, hint = _field_problem(PAYLOADS[schema], path.split(".")[1:])
+    if problem:
+        issues.append(Issue(where(place, key), key, f"{schema}: {problem}", "unknown_field", hint))
+
+
+def _field_problem(model: type[BaseModel], parts: list[str]) -> tuple[str, str]:
+    path = "payload"
+    for depth, part in enumerate(parts):
+        names = wire_names(model)
+        if part not in names:
+            return f"{path} has no field '{part}'", did_you_mean(part, list(names))
+        path += f".{part}"
+        if depth == len(parts) - 1:
+            break
+        nested = nested_model(model, names[part])
+        if nested is None or _is_list(model.model_fields[names[part]].annotation):
+            return f"{path} is not an object a step can write into", ""
+        model = nested
+    return "", ""
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_list(get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_list(a) for a in get_args(annotation) if a is not type(None))
+    return origin is list

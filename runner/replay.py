@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from runner.bus import Bus, OutMessage
 from runner.bus.topology import delivery_queue, inbound_queue
-from runner.engine.codec import ATTEMPTS
+from runner.engine.codec import ATTEMPTS, REPLAYED
 from runner.stores.audit import AuditStore
 from runner.stores.dead_letters import DeadLetterStore, StoredDeadLetter, letter_event
 
@@ -57,6 +57,7 @@ def replay(
         headers = {
             k: v for k, v in letter.headers.items() if isinstance(v, str | int) and k != ATTEMPTS
         }
+        headers[REPLAYED] = letter_id  # the delivery worker lets a replay through
         bus.publish(queue, [OutMessage(letter.body, headers, letter.message_id)])
         if letters.mark_replayed(letter_id):
             audit.append(letter_event(letter, "replayed", {"letter": letter_id, "queue": queue}))

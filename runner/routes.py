@@ -15,14 +15,24 @@ A route file, ``routes/<route id>.yaml``::
         ordered: true                                  # keep order per case_code
 
 The mapping of ``from`` (``mappings/<system>/<message>.yaml``) turns each wire message into
-canonical envelopes before the steps run. Steps are a closed vocabulary: ``filter`` drops a
-message whose condition is false; ``choice`` sends a message only to the destinations of the
-first branch whose ``when`` holds (``otherwise`` for the rest). Conditions are JMESPath, never
-``eval``. Every destination has its own queue, retry policy and circuit breaker.
+canonical envelopes before the steps run. Steps are a closed vocabulary, run in order:
+
+- ``filter`` drops a message whose condition is false;
+- ``choice`` sends a message only to the destinations of the first branch whose ``when`` holds
+  (``otherwise`` for the rest);
+- ``split`` makes one envelope per item of a list (one per party of a case), each a canonical
+  envelope of the route's schema with its own message id;
+- ``enrich`` looks something up in another system (an outbound call with an answer) and either
+  merges fields of the answer into the envelope or lets the answer's canonical messages go on
+  in its place (``emit``); it runs on its own durable queue with retries and a breaker.
+
+Conditions and selectors are JMESPath, never ``eval``. Every destination and every lookup has its
+own queue, retry policy and circuit breaker.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,15 +55,25 @@ from runner.mapping.rules import Issue, did_you_mean
 from runner.yamlconf import LineDict, where
 
 __all__ = [
+    "STEP_KINDS",
     "Breaker",
     "ChoiceStep",
     "Destination",
+    "EnrichSpec",
+    "EnrichStep",
     "FilterStep",
     "RetryPolicy",
     "Route",
+    "SplitSpec",
+    "SplitStep",
     "compile_condition",
     "load_route",
 ]
+
+STEP_KINDS = ("filter", "choice", "split", "enrich")
+"""The step vocabulary, in the order the docs list it."""
+
+_FIELD_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 
 
 class _Closed(BaseModel):
@@ -154,20 +174,140 @@ class ChoiceStep(_Closed):
     choice: list[Branch]
 
 
+class SplitSpec(_Closed):
+    """One envelope into several: one part per item ``each`` selects (JMESPath over the
+    envelope); each part is a copy of the envelope whose field ``into`` holds that one item
+    (a one-item list when the field is a list). ``into`` defaults to ``each`` when ``each`` is
+    a plain field path. Every part is validated as an envelope of the route's schema."""
+
+    each: str
+    into: str | None = None
+
+    @field_validator("each")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        compile_condition(value)
+        return value
+
+    @model_validator(mode="after")
+    def _target(self) -> SplitSpec:
+        target = self.target
+        if not _FIELD_PATH.fullmatch(target) or not target.startswith("payload."):
+            raise ValueError(
+                f"split into '{target}': name a payload field (payload.parties); "
+                "a JMESPath 'each' needs 'into'"
+            )
+        return self
+
+    @property
+    def target(self) -> str:
+        """The dotted field path each part carries its item in."""
+        return self.into or self.each
+
+
+class SplitStep(_Closed):
+    """Split the envelope into parts (see ``SplitSpec``)::
+
+    - split: payload.parties                     # one case per party
+    - split: {each: "payload.parties[?kind == 'natural_person']", into: payload.parties}
+    """
+
+    split: SplitSpec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("split"), str):
+            return {**data, "split": {"each": data["split"]}}
+        return data
+
+
+class EnrichSpec(_Closed):
+    """A lookup in another system before the message goes on.
+
+    The lookup is the outbound message ``message`` of ``system``, whose answer (its message
+    type's ``response``) maps to canonical envelopes. Its mapping renders the request from the
+    envelope, or from the adapter input that ``input`` (a JMESPath over the envelope) builds.
+    The answer is used in one of two ways:
+
+    - ``emit: <schema>``: the answer's canonical messages (a 失信核查结果 per subject) go on down
+      the route in place of the envelope, each with its own message id;
+    - ``merge: {<payload field>: <JMESPath over the answer's envelope>}``: values of the answer
+      are written into fields of the envelope, which is then validated again.
+
+    While the system fails, ``on_unavailable`` decides: ``wait`` (the default) keeps the
+    message durably, retried with ``retry`` and held while the ``breaker`` is open, and
+    dead-lettered when the attempts are spent; ``pass`` lets it go on at once without the
+    enrichment, marked ``x-ebus-unenriched`` (merge only: an emitting lookup has nothing to
+    pass on). A refused lookup or answer is dead-lettered with its reason.
+    """
+
+    system: str
+    message: str
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] | None = None
+    input: str | None = None
+    emit: str | None = None
+    merge: dict[str, str] | None = None
+    on_unavailable: Literal["wait", "pass"] = "wait"
+    retry: RetryPolicy = RetryPolicy()
+    breaker: Breaker = Breaker()
+
+    @field_validator("input")
+    @classmethod
+    def _input_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_condition(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_result(self) -> EnrichSpec:
+        if (self.emit is None) == (self.merge is None):
+            raise ValueError("an enrich step either emits the answer or merges it, not both")
+        if self.emit is not None and self.on_unavailable == "pass":
+            raise ValueError("an emitting lookup has nothing to pass on: use on_unavailable: wait")
+        for target, source in (self.merge or {}).items():
+            if not _FIELD_PATH.fullmatch(target) or not target.startswith("payload."):
+                raise ValueError(f"merge into '{target}': only payload fields can be merged into")
+            compile_condition(source)
+        return self
+
+    @property
+    def key(self) -> str:
+        """The lookup's name within its route (its queue suffix)."""
+        return self.name or f"lookup-{self.system}-{self.message}"
+
+
+class EnrichStep(_Closed):
+    """Look something up in another system (see ``EnrichSpec``)::
+
+    - enrich:
+        system: credit_fj
+        message: subject_lookup_request
+        input: "{uscc: payload.party.uscc}"
+        merge: {payload.party.legal_representative: payload.party.legal_representative}
+        on_unavailable: pass
+    """
+
+    enrich: EnrichSpec
+
+
 def _step_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        for kind in ("filter", "choice"):
+        for kind in STEP_KINDS:
             if kind in value:
                 return kind
     return None
 
 
 Step = Annotated[
-    Annotated[FilterStep, Tag("filter")] | Annotated[ChoiceStep, Tag("choice")],
+    Annotated[FilterStep, Tag("filter")]
+    | Annotated[ChoiceStep, Tag("choice")]
+    | Annotated[SplitStep, Tag("split")]
+    | Annotated[EnrichStep, Tag("enrich")],
     Discriminator(
         _step_kind,
         custom_error_type="unknown_step",
-        custom_error_message="a step is one of: filter, choice",
+        custom_error_message="a step is one of: " + ", ".join(STEP_KINDS),
     ),
 ]
 
@@ -212,12 +352,16 @@ class Route(_Closed):
 
     @model_validator(mode="after")
     def _unique_destinations(self) -> Route:
-        if self.source.feed is not None and any(d.feed is not None for d in self.to):
-            raise ValueError("a route from a feed sends to systems only (a feed → feed loop)")
+        if self.source.feed is not None and any(d.feed == self.source.feed for d in self.to):
+            raise ValueError("a route from a feed never sends to that feed (a feed → feed loop)")
         keys = [d.key for d in self.to]
-        repeated = {k for k in keys if keys.count(k) > 1}
+        lookups = [s.enrich.key for s in self.steps if isinstance(s, EnrichStep)]
+        names = keys + lookups
+        repeated = {k for k in names if names.count(k) > 1}
         if repeated:
-            raise ValueError(f"destinations named twice: {sorted(repeated)} (give them 'name')")
+            raise ValueError(
+                f"destinations or lookups named twice: {sorted(repeated)} (give them 'name')"
+            )
         for step in self.steps:
             if isinstance(step, ChoiceStep):
                 for branch in step.choice:
@@ -258,26 +402,41 @@ def load_route(node: LineDict, issues: list[Issue]) -> Route | None:
         return Route.model_validate(dict(node))
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
-            loc = tuple(
-                p for p in error["loc"] if p not in ("filter", "choice") or p == error["loc"][-1]
-            )
+            loc = tuple(error["loc"])
+            if len(loc) > 2 and loc[0] == "steps" and loc[2] in STEP_KINDS:
+                loc = loc[:2] + loc[3:]  # drop the union's tag; the step's own key stays
             place, key = _line_of(node, loc)
+            if error["type"] == "missing" and loc:
+                key = str(loc[-1])  # absent, so the line is its parent's
             hint = ""
             if error["type"] == "extra_forbidden":
-                known = _known_keys(loc)
-                hint = did_you_mean(str(loc[-1]), known)
+                hint = did_you_mean(str(loc[-1]), _known_keys(loc))
             issues.append(Issue(place, key, error["msg"], str(error["type"]), hint))
         return None
 
 
+_STEP_MODELS: dict[str, type[BaseModel]] = {
+    "choice": Branch,
+    "split": SplitSpec,
+    "enrich": EnrichSpec,
+}
+_NESTED: dict[str, type[BaseModel]] = {"retry": RetryPolicy, "breaker": Breaker}
+
+
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where an unknown key ``loc[-1]`` stood (for "did you mean")."""
     if len(loc) == 1:
         return ["id", "description", "from", "steps", "to"]
-    if loc[0] == "to":
-        return list(Destination.model_fields)
+    inner = [part for part in loc[:-1] if isinstance(part, str)]
+    tops: dict[str, type[BaseModel]] = {"to": Destination, "from": Source}
+    model = tops.get(str(loc[0]))
     if loc[0] == "steps":
-        return ["filter", "choice"]
-    return []
+        if len(loc) == 3:
+            return list(STEP_KINDS)
+        model = _STEP_MODELS.get(inner[1]) if len(inner) > 1 else None
+    if inner and inner[-1] in _NESTED:
+        model = _NESTED[inner[-1]]
+    return list(model.model_fields) if model is not None else []
 
 
 RouteKind = Literal["feed", "system"]

@@ -3,7 +3,9 @@
 Calls go through a real connection (``HttpTransport`` to a loopback simulator); answers handed
 to ``emit`` and cursors handed to ``commit`` are recorded, so a test can check exactly what a
 cycle published and whether it committed. ``cursor()`` returns the last commit, so running
-``poll`` twice on one context behaves like two scheduled cycles.
+``poll`` twice on one context behaves like two scheduled cycles. A batch job's day archive is
+given as ``archive`` (envelopes by received day, in order) and its outbound rendering as
+``render`` (e.g. ``runner.engine.archive.render_accepted`` over the project's mapping).
 
 Example::
 
@@ -18,15 +20,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from runner.adapter_api import MessageRejected, Outgoing, RawMessage
+from runner.adapter_api import MessageRejected, Outgoing, PermanentError, RawMessage
 
-__all__ = ["Exchange", "RecordingPollContext"]
+__all__ = ["Exchange", "RecordingPollContext", "Renderer"]
 
 Exchange = tuple[str, Outgoing, RawMessage]
 """One call of a cycle: the request's message type, the call, the answer."""
+Renderer = Callable[[str, Sequence[Mapping[str, Any]]], bytes]
+"""``render_document``'s work: the document of ``message`` for the envelopes it accepts."""
 
 
 class RecordingPollContext:
@@ -38,8 +42,13 @@ class RecordingPollContext:
         *,
         now: dt.datetime,
         cursor: dict[str, Any] | None = None,
+        archive: Mapping[dt.date, Sequence[Mapping[str, Any]]] | None = None,
+        render: Renderer | None = None,
     ) -> None:
         self.now = now
+        self.archive = {day: list(envelopes) for day, envelopes in (archive or {}).items()}
+        """The canonical envelopes ``day_messages`` reads, by received day, in order."""
+        self._render = render
         self.exchanges: list[Exchange] = []
         self.emitted: list[tuple[str, RawMessage]] = []
         self.commits: list[dict[str, Any]] = []
@@ -78,6 +87,23 @@ class RecordingPollContext:
     def reject(self, message_id: str, raw: RawMessage, error: MessageRejected) -> None:
         """Record a rejection."""
         self.rejected.append((message_id, raw, error))
+
+    def day_messages(self, schemas: Sequence[str], day: dt.date) -> list[dict[str, Any]]:
+        """The envelopes of ``schemas`` in ``archive`` for ``day``, in order (copies)."""
+        wanted = set(schemas)
+        return [copy.deepcopy(dict(e)) for e in self.archive.get(day, []) if e["schema"] in wanted]
+
+    def render_document(self, message: str, envelopes: Sequence[Mapping[str, Any]]) -> bytes:
+        """The document ``render`` makes (``b""`` for no envelopes); without ``render`` a
+        ``PermanentError`` says the context was given none."""
+        if not envelopes:
+            return b""
+        if self._render is None:
+            raise PermanentError(
+                f"this RecordingPollContext cannot render {message}: give it render=",
+                code="NO_RENDERER",
+            )
+        return self._render(message, envelopes)
 
     def emitted_ids(self) -> list[str]:
         """The message types of the emitted answers, in order."""

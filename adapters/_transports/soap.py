@@ -50,14 +50,19 @@ from runner.adapter_api import (
 __all__ = [
     "SOAP11_ENVELOPE",
     "SOAP11_HEADERS",
+    "SOAP12_ENVELOPE",
     "SoapFault",
     "SoapService",
     "endpoint_path",
     "map_zeep_errors",
+    "soap_body",
     "transport_for",
+    "unexpected",
+    "wsdl_port",
 ]
 
 SOAP11_ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENVELOPE = "http://www.w3.org/2003/05/soap-envelope"
 SOAP11_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
 """HTTP headers of every SOAP 1.1 request (the SOAPAction is added per operation)."""
 _DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>'
@@ -195,17 +200,7 @@ class SoapService:
         ``PermanentError`` for an answer that is unreadable, hostile (a DTD) or not the
         operation's, and for a 4xx without a Fault.
         """
-        status = int(raw.meta.get("status", "200"))
-        if status in _RETRY_STATUSES:
-            raise TransientError(
-                f"{self.system} {operation}: HTTP {status}",
-                code=f"HTTP{status}",
-                retry_after=_retry_after(raw),
-            )
-        root = self._parse(raw.body, operation, status)
-        body = root.find(f"{{{SOAP11_ENVELOPE}}}Body")
-        if root.tag != f"{{{SOAP11_ENVELOPE}}}Envelope" or body is None:
-            raise self._unexpected(operation, status, "the answer is not a SOAP 1.1 envelope")
+        body, status = soap_body(raw, self.system, operation, SOAP11_ENVELOPE)
         fault = body.find(f"{{{SOAP11_ENVELOPE}}}Fault")
         if fault is not None:
             return SoapFault(
@@ -216,27 +211,54 @@ class SoapService:
         expected = self._operation(operation)
         wrapper = body.find(expected.response)
         if status != 200 or wrapper is None:
-            raise self._unexpected(operation, status, f"no {expected.response} in the answer")
+            raise unexpected(
+                self.system, operation, status, f"no {expected.response} in the answer"
+            )
         return wrapper.findtext(expected.result) or ""
 
-    def _parse(self, body: bytes, operation: str, status: int) -> etree._Element:
-        try:
-            return parse_xml(body)
-        except MessageRejected as exc:
-            if status >= 500 and exc.rule != "xml_dtd":
-                raise TransientError(
-                    f"{self.system} {operation}: HTTP {status} without a SOAP answer",
-                    code=f"HTTP{status}",
-                ) from exc
-            raise PermanentError(
-                f"{self.system} {operation}: unreadable answer: {exc.reason}", code=exc.rule
-            ) from exc
 
-    def _unexpected(self, operation: str, status: int, why: str) -> Exception:
-        reason = f"{self.system} {operation}: HTTP {status}: {why}"
-        if status >= 500:
-            return TransientError(reason, code=f"HTTP{status}")
-        return PermanentError(reason, code=f"HTTP{status}" if status != 200 else "SOAP_ANSWER")
+def soap_body(
+    raw: RawMessage, system: str, operation: str, envelope: str
+) -> tuple[etree._Element, int]:
+    """The ``Body`` of a SOAP answer (``envelope``: the SOAP 1.1 or 1.2 namespace) and its HTTP
+    status, read with the bus's hardened parser.
+
+    Raises ``TransientError`` for 429/502/503/504 (with ``Retry-After``) and for a 5xx that is
+    not a SOAP answer, ``PermanentError`` for an answer that is unreadable, hostile (a DTD) or
+    not a SOAP envelope of that version.
+    """
+    status = int(raw.meta.get("status", "200"))
+    if status in _RETRY_STATUSES:
+        raise TransientError(
+            f"{system} {operation}: HTTP {status}",
+            code=f"HTTP{status}",
+            retry_after=_retry_after(raw),
+        )
+    try:
+        root = parse_xml(raw.body)
+    except MessageRejected as exc:
+        if status >= 500 and exc.rule != "xml_dtd":
+            raise TransientError(
+                f"{system} {operation}: HTTP {status} without a SOAP answer",
+                code=f"HTTP{status}",
+            ) from exc
+        raise PermanentError(
+            f"{system} {operation}: unreadable answer: {exc.reason}", code=exc.rule
+        ) from exc
+    body = root.find(f"{{{envelope}}}Body")
+    if root.tag != f"{{{envelope}}}Envelope" or body is None:
+        version = "1.2" if envelope == SOAP12_ENVELOPE else "1.1"
+        raise unexpected(system, operation, status, f"the answer is not a SOAP {version} envelope")
+    return body, status
+
+
+def unexpected(system: str, operation: str, status: int, why: str) -> Exception:
+    """The error of an answer that is not the operation's: transient for a 5xx, else
+    permanent."""
+    reason = f"{system} {operation}: HTTP {status}: {why}"
+    if status >= 500:
+        return TransientError(reason, code=f"HTTP{status}")
+    return PermanentError(reason, code=f"HTTP{status}" if status != 200 else "SOAP_ANSWER")
 
 
 def _retry_after(raw: RawMessage) -> float | None:
@@ -244,20 +266,27 @@ def _retry_after(raw: RawMessage) -> float | None:
     return float(value) if value.isdigit() else None
 
 
-def _load_wsdl(wsdl: str | os.PathLike[str]) -> _Loaded:
-    """Parse the WSDL with zeep and index the operations of its SOAP 1.1 port."""
-    from zeep import Client, Settings  # noqa: PLC0415
-    from zeep.wsdl.bindings.soap import Soap11Binding  # noqa: PLC0415
+def wsdl_port(wsdl: str | os.PathLike[str], version: str) -> tuple[Any, Any, Any]:
+    """``(client, proxy, binding)`` of the WSDL's first SOAP ``version`` (``"1.1"``, ``"1.2"``)
+    port, parsed by zeep with DTDs, entities and external references forbidden."""
+    from zeep import Client, Settings  # noqa: PLC0415  (zeep loads only when used)
+    from zeep.wsdl.bindings.soap import Soap11Binding, Soap12Binding  # noqa: PLC0415
 
+    kind = Soap12Binding if version == "1.2" else Soap11Binding
     settings = Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     location = os.fspath(wsdl)
     client = Client(location, settings=settings)  # type: ignore[no-untyped-call]
     for service in client.wsdl.services.values():
         for port in service.ports.values():
-            if isinstance(port.binding, Soap11Binding):
-                proxy = client.bind(service.name, port.name)
-                return _Loaded(client, proxy, _operations(port.binding))
-    raise PermanentError(f"{location}: the WSDL has no SOAP 1.1 port", code="SOAP_WSDL")
+            if isinstance(port.binding, kind):
+                return client, client.bind(service.name, port.name), port.binding
+    raise PermanentError(f"{location}: the WSDL has no SOAP {version} port", code="SOAP_WSDL")
+
+
+def _load_wsdl(wsdl: str | os.PathLike[str]) -> _Loaded:
+    """Parse the WSDL with zeep and index the operations of its SOAP 1.1 port."""
+    client, proxy, binding = wsdl_port(wsdl, "1.1")
+    return _Loaded(client, proxy, _operations(binding))
 
 
 def _operations(binding: Any) -> dict[str, _Operation]:

@@ -13,7 +13,7 @@ How the pieces fit:
 
 - ``mappings/admin_criminal/*.yaml`` render the package and map the answers (deadlines of
   Decree 310 with their basis, README §3); code tables under ``mappings/codes/admin_criminal/``;
-  transforms the shared library lacks are in ``adapters.admin_criminal._transforms``.
+  the transforms they use (deadlines, patterns, USCC checks) are all shared ones.
 - ``SPEC.frame`` signs the package (``adapters.admin_criminal._signing``, README §2.3) and sets
   the AMQP properties and routing key; ``SPEC.connect`` opens the shared AMQP transport
   (``adapters._transports.amqp_peer``) on the police exchange.
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from adapters.admin_criminal._config import AdminCriminalConfig
 from adapters.admin_criminal._poll import poll
-from adapters.admin_criminal._transforms import TRANSFORMS
 from adapters.admin_criminal._wire import frame, open_connection
 from runner.adapter_api import AdapterSpec, MessageType
 
@@ -77,7 +76,6 @@ SPEC = AdapterSpec(
         "police_key": "dd41d1bba50bf9223cc2a995eb0e5e43942f77af1dd5a7c713cb4d30b5f15c4a",
     },
     frame=frame,
-    transforms=TRANSFORMS,
     poll=poll,
     connect=open_connection,
 )

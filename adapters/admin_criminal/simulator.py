@@ -288,6 +288,11 @@ class PoliceSide:
         with self._lock:
             return list(dict.fromkeys(p.body["transferNo"] for p in self.packages))
 
+    def package_of(self, transfer_no: str) -> Package | None:
+        """The first package received for ``transfer_no`` (None: not yet)."""
+        with self._lock:
+            return next((p for p in self.packages if p.body["transferNo"] == transfer_no), None)
+
     # --- answers ----------------------------------------------------------------------------
 
     def next_msg_id(self, division: str, at: dt.datetime) -> str:
@@ -301,11 +306,13 @@ class PoliceSide:
         *,
         faults: tuple[Fault, ...] = (),
         copies: int = 1,
+        at: dt.datetime | None = None,
     ) -> str:
-        """Publish a signed answer of ``kind`` to ``package``; returns its ``msgId``."""
-        now = dt.datetime.now(SHANGHAI).replace(microsecond=0)
-        msg_id = self.next_msg_id(package["fromAgency"]["divisionCode"], now)
-        body = answer_body(kind, package, now, msg_id)
+        """Publish a signed answer of ``kind`` to ``package`` as of ``at`` (default: now);
+        returns its ``msgId``."""
+        at = at or dt.datetime.now(SHANGHAI).replace(microsecond=0)
+        msg_id = self.next_msg_id(package["fromAgency"]["divisionCode"], at)
+        body = answer_body(kind, package, at, msg_id)
         self.publish_answer(body, faults=faults, copies=copies)
         return msg_id
 

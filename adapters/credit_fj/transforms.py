@@ -1,77 +1,21 @@
-"""Transforms the credit_fj mappings need that the shared library does not have (yet).
+"""The transform the credit_fj mappings need that the shared library does not have (yet), listed
+in ``SPEC.transforms``; the generic ones they use (``add_years``, ``index_records``, ``uscc``,
+``agree``) are in ``runner/mapping/transforms.py``.
 
-Each is written for any system, not only this one, so that it can move into
-``runner/mapping/transforms.py`` unchanged; until then ``SPEC.transforms`` lists them.
-
-- ``add_years``: a date (or a datetime, taken in Asia/Shanghai) plus N years, same month and
-  day; 29 February becomes 28 February in a common year (README §4.1 ``CF_GSJZQ``).
 - ``kind_parts``: one text part per entry of a list of kinds, from templates over the fields of
   an object, joined (README §4.3 ``CF_NR``).
-- ``index_records``: per-record results of a batch answer checked against the batch size,
-  gaps filled, sorted by index (README §5.3).
-- ``agree``: the one value a list of values agrees on (README §4.4: the answered USCC must be
-  the requested one).
-- ``uscc``: a GB 32100 check of a USCC before it is sent (README §4.4 request).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from string import Template
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
-from pydantic_core import PydanticCustomError
 
-from runner.adapter_api import MessageRejected, NoParams, Params, Transform, define_transform
-from schemas.identifiers import check_uscc
-from schemas.timeutil import SHANGHAI
+from runner.adapter_api import MessageRejected, Params, Transform, define_transform
 
-__all__ = ["TRANSFORMS", "add_years", "agree", "index_records", "kind_parts", "uscc"]
-
-
-# --- add_years --------------------------------------------------------------------------------
-
-
-class AddYearsParams(Params):
-    years: int = 1
-
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = (
-                dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
-            )
-        except ValueError:
-            raise MessageRejected(
-                f"'{text}' is not an ISO date or time", rule="add_years_input"
-            ) from None
-    if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
-        return aware.astimezone(SHANGHAI).date()
-    if isinstance(value, dt.date):
-        return value
-    raise MessageRejected(f"{type(value).__name__} is not a date", rule="add_years_input")
-
-
-@define_transform("add_years", AddYearsParams, primary="years")
-def add_years(value: Any, params: AddYearsParams) -> Any:
-    """A date plus ``years`` years, same month and day; 29 Feb gives 28 Feb in a common year.
-
-    A datetime (or its ISO text) is first taken in Asia/Shanghai, then its date is used::
-
-        CF_GSJZQ: {from: payload.decided_at, transform: [{add_years: 1}, {format_time: "%Y/%m/%d"}]}
-    """
-    if value is None:
-        return None
-    day = _as_date(value)
-    year = day.year + params.years
-    try:
-        return day.replace(year=year)
-    except ValueError:  # 29 February in a common year
-        return day.replace(year=year, day=28)
+__all__ = ["TRANSFORMS", "kind_parts"]
 
 
 # --- kind_parts -------------------------------------------------------------------------------
@@ -142,102 +86,5 @@ def kind_parts(value: Any, params: KindPartsParams) -> Any:
     return params.separator.join(out)
 
 
-# --- index_records ----------------------------------------------------------------------------
-
-
-class IndexRecordsParams(Params):
-    missing: Literal["retry", "rejected"] = "retry"
-
-
-def _index_of(item: Any, total: int) -> int:
-    index = item.get("index") if isinstance(item, dict) else None
-    if not isinstance(index, int) or isinstance(index, bool):
-        raise MessageRejected("a record result has no whole-number index", rule="record_index")
-    if not 0 <= index < total:
-        raise MessageRejected(
-            f"record index {index} is outside 0..{total - 1}", rule="record_index_range"
-        )
-    return index
-
-
-@define_transform("index_records", IndexRecordsParams, primary="missing")
-def index_records(value: Any, params: IndexRecordsParams) -> Any:
-    """Per-record results ``{total, records}`` → one result per index ``0..total-1``, sorted.
-
-    ``records`` is a list of result objects with an ``index`` (or a list of such lists, e.g. the
-    accepted and the rejected ones). An index outside the batch or listed twice rejects the
-    answer (its records cannot be matched to the call); an index not listed gets
-    ``{index, status: <missing>, record_id: null, code: null}``::
-
-        records:
-          first:
-            - total: data.total
-              records: [{each: data.accepted, fields: {…}}, {each: data.rejected, fields: {…}}]
-          transform: [{index_records: retry}]
-    """
-    if value is None:
-        return None
-    total = value.get("total") if isinstance(value, dict) else None
-    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-        raise MessageRejected("the answer gives no record count (total)", rule="record_total")
-    items: list[Any] = []
-    for entry in value.get("records") or []:
-        items += entry if isinstance(entry, list) else [entry]
-    by_index: dict[int, Any] = {}
-    for item in items:
-        index = _index_of(item, total)
-        if index in by_index:
-            raise MessageRejected(
-                f"record index {index} is listed twice", rule="record_index_twice"
-            )
-        by_index[index] = item
-    missing = {"status": params.missing, "record_id": None, "code": None}
-    return [by_index.get(i, {"index": i, **missing}) for i in range(total)]
-
-
-# --- agree ------------------------------------------------------------------------------------
-
-
-@define_transform("agree", NoParams)
-def agree(value: Any, _: NoParams) -> Any:
-    """The value every non-null item of a list has (null when all are null); items that
-    differ reject the message. The values are not repeated in the reason (they may be L3)::
-
-        uscc:
-          from: "[body.data.TYSHXYDM, requested_uscc]"
-          transform: [{per_item: [fold_width, upper]}, agree]
-    """
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise MessageRejected("agree needs a list", rule="agree_input")
-    present = [item for item in value if item is not None]
-    if any(item != present[0] for item in present[1:]):
-        raise MessageRejected(f"{len(present)} values that must agree differ", rule="agree")
-    return present[0] if present else None
-
-
-# --- uscc -------------------------------------------------------------------------------------
-
-
-class UsccParams(Params):
-    allow_placeholder: bool = False
-
-
-@define_transform("uscc", UsccParams)
-def uscc(value: Any, params: UsccParams) -> Any:
-    """A USCC folded to half-width upper case and checked (GB 32100-2015 mod-31); a code that
-    fails is rejected, never sent::
-
-        uscc: {from: uscc, transform: [uscc], required: true}
-    """
-    if value is None:
-        return None
-    try:
-        return check_uscc(str(value), allow_placeholder=params.allow_placeholder)
-    except PydanticCustomError as exc:
-        raise MessageRejected(exc.message(), rule=exc.type) from None
-
-
-TRANSFORMS: tuple[Transform, ...] = (add_years, kind_parts, index_records, agree, uscc)
+TRANSFORMS: tuple[Transform, ...] = (kind_parts,)
 """The transforms ``SPEC.transforms`` contributes to the credit_fj mappings."""

@@ -31,7 +31,6 @@ from adapters.culture_tourism_national._config import CultureTourismConfig
 from adapters.culture_tourism_national._jobs import (
     BLACKLIST_JOB,
     UPLOAD_JOB,
-    DayMessages,
     run_blacklist,
     run_daily_upload,
 )
@@ -55,7 +54,6 @@ __all__ = [
     "SPEC",
     "UPLOAD_JOB",
     "CultureTourismConfig",
-    "DayMessages",
     "Package",
     "build_package",
     "download_blacklist_request",

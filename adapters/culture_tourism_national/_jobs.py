@@ -3,35 +3,31 @@
 ``daily_upload`` for business date D (01:30 on D+1), safe to run again at any point:
 
 1. unless a batch of D was already accepted (``recall('upload:D')``), build the package of D
-   from the canonical cases and decisions the bus received on D (``DayMessages``), upload it
+   from the canonical cases and decisions the bus received on D (``day_messages``: the job
+   declares ``archives=PACKAGE_SCHEMAS``, so the runtime keeps them by day), upload it
    and remember ``batchId`` and the package's records. The same package again answers
    ``2003`` with the original ``batchId`` (success); ``2001`` is rebuilt and sent once more;
 2. ask ``queryBatchResult`` (at most every ``query_interval_s``): ``PROCESSING`` raises
    ``TransientError(retry_after=…)`` — run again later; ``SUCCESS``/``PARTIAL`` finish the
    date; ``FAILED`` (and ``2101``) raise ``PermanentError`` and let a later run upload D anew.
 
-Every answer is also emitted (``upload_daily_package_response``, ``query_batch_result`` with
-``meta['package_records']``) so the bus records its delivery outcome.
+The package's records are the outbound mapping's document (``render_document``) of the day's
+envelopes it accepts (WL agencies of Fujian); a day with none still gets a package (two empty
+lists, README §3.1). Every answer is also emitted (``upload_daily_package_response``,
+``query_batch_result`` with ``meta['package_records']``), stored on the bus for its delivery
+outcome (no worker of the runtime turns a job's answers into outcomes yet).
 
 ``blacklist`` for D (06:30 on D+1): ``downloadBlacklist(D)``; ``3001`` (not ready), ``4290``
 and ``5000`` raise ``TransientError``; a download that cannot be opened (sha256, ZIP, XML, DTD)
 is dead-lettered with ``reject`` and raises ``PermanentError``; a good one is emitted as
 ``download_blacklist`` (one ``enforcement.dishonest_check.v1`` per entry; the bus recognises an
 ``entryId`` it already mapped by its source message id) and D is remembered as done.
-
-**What the jobs need from the runtime.** ``PollContext`` gives a job no canonical data, so the
-upload job asks its context for two more things (``DayMessages``): ``day_messages(schemas,
-day)``, the canonical envelopes of those schemas the bus received on ``day`` (Asia/Shanghai),
-in the order received; and ``render_document(message, envelopes)``, the outbound mapping's
-document for those of them the mapping accepts (``b""`` when none). A context without them
-makes the job fail with a ``PermanentError`` that says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from adapters.culture_tourism_national._answers import RETRY_AFTER_S, read_answer
 from adapters.culture_tourism_national._config import CultureTourismConfig, as_config
@@ -57,7 +53,6 @@ __all__ = [
     "BLACKLIST_JOB",
     "PACKAGE_SCHEMAS",
     "UPLOAD_JOB",
-    "DayMessages",
     "build_day_package",
     "run_blacklist",
     "run_daily_upload",
@@ -67,19 +62,6 @@ SYSTEM = "culture_tourism_national"
 PACKAGE_SCHEMAS = ("enforcement.case.v1", "enforcement.penalty_decision.v1")
 """What a package carries (README §3.1)."""
 _DONE = ("SUCCESS", "PARTIAL")
-
-
-@runtime_checkable
-class DayMessages(Protocol):
-    """What the upload job needs beyond ``PollContext`` (see the module docstring)."""
-
-    def day_messages(self, schemas: Sequence[str], day: dt.date) -> list[Mapping[str, Any]]:
-        """The canonical envelopes of ``schemas`` the bus received on ``day``, in order."""
-        ...
-
-    def render_document(self, message: str, envelopes: Sequence[Mapping[str, Any]]) -> bytes:
-        """The outbound mapping's document of the envelopes it accepts (``b""`` for none)."""
-        ...
 
 
 def _day(date: dt.date) -> str:
@@ -98,12 +80,6 @@ def _retry(code: str, what: str) -> TransientError:
 
 def build_day_package(ctx: PollContext, config: CultureTourismConfig, date: dt.date) -> Package:
     """The package of ``date`` from the canonical messages the bus received that day."""
-    if not isinstance(ctx, DayMessages):
-        raise PermanentError(
-            f"{SYSTEM} daily_upload: the runtime gives this job no canonical messages of a day "
-            "(its context needs day_messages and render_document)",
-            code="NO_DAY_MESSAGES",
-        )
     envelopes = ctx.day_messages(PACKAGE_SCHEMAS, date)
     document = ctx.render_document("upload_daily_package", envelopes) if envelopes else b""
     return build_package(document, config.org_code, _day(date))
@@ -220,15 +196,16 @@ def run_blacklist(ctx: PollContext, config: AdapterConfig, date: dt.date) -> Non
 
 
 UPLOAD_JOB = BatchJob(
-    name="culture_tourism_national.daily_upload",
+    name="daily_upload",
     schedule="30 1 * * *",
     run=run_daily_upload,
     summary="Upload the package of WL cases and decisions of day D, then poll its batch result.",
+    archives=PACKAGE_SCHEMAS,
 )
 """01:30 on D+1 (Asia/Shanghai); re-run until the result is in (``TransientError`` says when)."""
 
 BLACKLIST_JOB = BatchJob(
-    name="culture_tourism_national.blacklist",
+    name="blacklist",
     schedule="30 6 * * *",
     run=run_blacklist,
     summary="Download the national blacklist changes of day D and map each entry.",

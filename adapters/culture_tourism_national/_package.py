@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.culture_tourism_national._zip import read_members
+from adapters._transports.safezip import read_members
 from runner.adapter_api import MessageRejected, parse_xml
 
 __all__ = [

@@ -1,10 +1,5 @@
-"""Transforms only culture_tourism_national's mappings need (``SPEC.transforms``).
-
-- ``code_or_default``: a code table with a fallback, for W1 业务类别, where "no entry or any
-  other law" is ``99`` 其他 rather than an error (README §4)::
-
-      businessType: {from: "payload.legal_basis[0].law_name",
-                     transform: [{code_or_default: {values: {旅行社条例: "09"}, default: "99"}}]}
+"""The transform only culture_tourism_national's mappings need (``SPEC.transforms``); W1
+业务类别 uses the shared ``code_or_default`` ("no entry or any other law" is ``99`` 其他).
 
 - ``measure_codes``: the ``measures`` of a blacklist entry (W11): codes separated by ``;``,
   ``；``, ``,`` or ``，`` (quirk 6), trimmed, folded to half-width, upper-cased, repeats dropped;
@@ -16,30 +11,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
-from runner.adapter_api import MessageRejected, NoParams, Params, Transform, define_transform
+from runner.adapter_api import MessageRejected, NoParams, Transform, define_transform
 from schemas.text import fold_width, normalize_text
 
-__all__ = ["TRANSFORMS", "code_or_default", "measure_codes"]
+__all__ = ["TRANSFORMS", "measure_codes"]
 
 _SEPARATORS = re.compile(r"[;；,，]")
-
-
-class CodeOrDefaultParams(Params):
-    """``values``: source value → code; ``default``: the code of any other (or no) value."""
-
-    values: Mapping[str, str]
-    default: str
-
-
-@define_transform("code_or_default", CodeOrDefaultParams)
-def code_or_default(value: Any, params: CodeOrDefaultParams) -> Any:
-    """Look ``value`` up in ``values``; anything else, or nothing, gives ``default``."""
-    if value is None:
-        return params.default
-    return params.values.get(normalize_text(str(value)), params.default)
 
 
 @define_transform("measure_codes")
@@ -59,5 +38,5 @@ def measure_codes(value: Any, _: NoParams) -> Any:
     return codes
 
 
-TRANSFORMS: tuple[Transform, ...] = (code_or_default, measure_codes)
+TRANSFORMS: tuple[Transform, ...] = (measure_codes,)
 """The transforms of ``SPEC.transforms``."""

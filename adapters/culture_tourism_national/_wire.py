@@ -15,8 +15,9 @@ Inbound (``prepare``):
 
 - ``download_blacklist``: an answer with ``code`` 0 is opened — white space removed from
   ``dataZipBase64`` (MIME lines, quirk 3), strict Base64, ``sha256`` checked, the ZIP read
-  hardened (``_zip``), ``blacklist.xml`` decoded (BOM → UTF-8; declared GBK/GB2312/GB18030 →
-  GB18030; else UTF-8; quirk 4) and parsed without DTDs — and handed to the mapping as
+  hardened (``adapters._transports.safezip``), ``blacklist.xml`` decoded (BOM → UTF-8;
+  declared GBK/GB2312/GB18030 → GB18030; else UTF-8; quirk 4) and parsed without DTDs — and
+  handed to the mapping as
   ``<BlacklistDownload bizDate=… generatedTime=… count=…><BlackList>…</BlackList>
   </BlacklistDownload>`` in UTF-8. Any failure there refuses the whole download. Other answers
   (an error ``code``, a Fault) pass as they are: the mapping makes them a delivery outcome.
@@ -46,6 +47,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from adapters._transports.http import HttpTransport
+from adapters._transports.safezip import read_members
 from adapters._transports.soap import (
     SOAP11_ENVELOPE,
     SOAP11_HEADERS,
@@ -56,7 +58,6 @@ from adapters._transports.soap import (
 from adapters.culture_tourism_national._config import CultureTourismConfig, as_config
 from adapters.culture_tourism_national._package import Package, PackageRecord, build_package
 from adapters.culture_tourism_national._signing import auth_fields
-from adapters.culture_tourism_national._zip import read_members
 from runner.adapter_api import (
     AdapterConfig,
     CallContext,

@@ -1,47 +1,43 @@
 """culture_tourism_national in ``make demo``: the ministry's exchange service and the daily jobs.
 
-The runtime does not yet schedule ``SPEC.batch_jobs`` (the batch framework, ``runner/batch``,
-is being written), so this peer plays the DAG itself, against the simulator (a real JAX-WS
-SOAP endpoint on loopback), and narrates what the jobs did:
+The simulator is a real JAX-WS SOAP endpoint on loopback. The jobs run through the runtime's
+batch path (``bind_batch``: the run ledger, the job's context, the day archive), as
+``ebus batch run`` runs them, and what they emit goes through the bus like any inbound
+message, so the progress table counts it:
 
+- at ``PUBLISH_AT_S``: the platform publishes the spec's sample day (3 cases, 2 decisions of
+  WL agencies) on the canonical feeds; the runtime archives them by received day (today);
 - at ``BLACKLIST_AT_S``: the blacklist job for yesterday — four entries, one of them with a
-  measure code outside W11 (refused alone), a person with a 15-digit ID number (upgraded);
+  measure code outside W11 (dead-lettered alone), a person with a 15-digit ID number
+  (upgraded);
 - at ``CORRUPT_AT_S``: the blacklist of the day before arrives with a wrong ``sha256``: the
-  whole download is refused and the job fails (the DAG would retry it after a fix);
-- at ``UPLOAD_AT_S``: the upload job for yesterday: the package of the spec's sample day is
-  built, uploaded and its result polled — one decision is refused by the ministry (``PARTIAL``).
+  whole download is dead-lettered and the run fails (a later run would retry it);
+- at ``UPLOAD_AT_S``: the upload job for today (as its 01:30 run tomorrow would, the archive
+  of the demo begins today): the package is built from the archived day, uploaded and its
+  result polled — one decision is refused by the ministry (``PARTIAL``).
 
-The answers go through the adapter's real inbound path (``prepare``, mapping, validation) in a
-dry run, not onto the bus: the progress table shows no rows for this system until the runtime
-runs batch jobs. Nothing personal is narrated (counts, codes and batch ids only).
+Nothing personal is narrated (counts, states and batch ids only).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from adapters._simulators.polling import RecordingPollContext
-from adapters.culture_tourism_national._config import CultureTourismConfig
 from adapters.culture_tourism_national._jobs import BLACKLIST_JOB, UPLOAD_JOB
-from adapters.culture_tourism_national._wire import open_transport
 from adapters.culture_tourism_national.simulator import CultureTourismSimulator
-from runner.adapter_api import (
-    DemoSystem,
-    MessageRejected,
-    PermanentError,
-    SystemCounts,
-    TransientError,
-)
+from runner.adapter_api import DemoSystem, SystemCounts
 from schemas.timeutil import SHANGHAI
 
-__all__ = ["DEMO", "CultureTourismDemo"]
+__all__ = ["DEMO", "BatchRunner", "CultureTourismDemo", "RunOutcome"]
 
+SYSTEM = "culture_tourism_national"
+PUBLISH_AT_S = 0.5
 BLACKLIST_AT_S = 1.0
 CORRUPT_AT_S = 2.0
 UPLOAD_AT_S = 3.0
-SECRET = "Wl35@exch#2023test"  # the README's joint-test secret, demo only
 _ENTRIES: tuple[dict[str, str], ...] = (
     {"entryId": "WLHMD-DEMO-000001", "listType": "1", "action": "A", "subjectType": "1",
      "name": "广州市天河区畅游国际旅行社有限公司", "creditCode": "91440106MA59K2B683",
@@ -64,36 +60,36 @@ _ENTRIES: tuple[dict[str, str], ...] = (
 )  # fmt: skip
 
 
-class _JobContext(RecordingPollContext):
-    """A job context for the demo: a live clock and the sample day's canonical messages."""
+class RunOutcome(Protocol):
+    """What the demo tells of one job run (``runner.batch.runs.RunResult``)."""
 
-    def __init__(self, send: Any, days: Mapping[dt.date, list[Mapping[str, Any]]]) -> None:
-        super().__init__(send, now=dt.datetime.now(SHANGHAI))
-        self.days = days
+    @property
+    def state(self) -> str:
+        """``success``, ``failed`` or ``skipped``."""
+        ...
 
-    def day_messages(self, schemas: Sequence[str], day: dt.date) -> list[Mapping[str, Any]]:
-        """The canonical messages of ``day`` (the spec's sample day for yesterday)."""
-        return [e for e in self.days.get(day, []) if e["schema"] in schemas]
+    @property
+    def emitted(self) -> int:
+        """Wire messages the run handed to the bus."""
+        ...
 
-    def render_document(self, message: str, envelopes: Sequence[Mapping[str, Any]]) -> bytes:
-        """The outbound mapping's document, rendered as ``ebus render`` does."""
-        from runner.project import load_project  # noqa: PLC0415  (demo only)
-        from schemas import parse_envelope  # noqa: PLC0415
 
-        mapping = load_project().outbound_mapping("culture_tourism_national", message)
-        views = [mapping.view(parse_envelope(dict(e), draft=True)) for e in envelopes]
-        taken = [v for v in views if mapping.accepts_message(v)]
-        return mapping.render(taken) if taken else b""
+class BatchRunner(Protocol):
+    """What ``runner.demo`` gives this peer through ``bind_batch``."""
+
+    def publish(self, envelopes: Sequence[Mapping[str, Any]], received_at: dt.datetime) -> None:
+        """Put canonical envelopes on their feeds as received at ``received_at``."""
+        ...
+
+    def run(self, job: str, date: dt.date) -> RunOutcome:
+        """Run batch job ``job`` (``<system>.<name>``) for ``date`` through the runtime."""
+        ...
 
 
 def _sample_day() -> list[Mapping[str, Any]]:
-    import json  # noqa: PLC0415
-
     from runner.specs import specs_dir  # noqa: PLC0415  (the demo runs inside the repository)
 
-    path = (
-        specs_dir() / "systems/culture_tourism_national/samples/upload_daily_package-1.input.json"
-    )
+    path = specs_dir() / f"systems/{SYSTEM}/samples/upload_daily_package-1.input.json"
     return list(json.loads(path.read_bytes()))
 
 
@@ -103,16 +99,12 @@ class CultureTourismDemo:
     def __init__(self) -> None:
         self.simulator = CultureTourismSimulator(query_interval_s=0.0)
         self.simulator.start()
-        today = dt.datetime.now(SHANGHAI).date()
+        today = self._today = dt.datetime.now(SHANGHAI).date()
         self._yesterday, self._before = today - dt.timedelta(days=1), today - dt.timedelta(days=2)
         self.simulator.set_blacklist(self._yesterday.strftime("%Y%m%d"), list(_ENTRIES))
         self.simulator.set_blacklist(self._before.strftime("%Y%m%d"), list(_ENTRIES[:1]))
         self.simulator.refuse_records["泉文执罚字〔2024〕第003号"] = "E103"
-        self._config = CultureTourismConfig.model_validate(
-            {"endpoint": self.simulator.endpoint, "app_secret": SECRET}
-        )
-        self._link = open_transport(self._config)
-        self._ctx = _JobContext(self._link.send, {self._yesterday: _sample_day()})
+        self._batch: BatchRunner | None = None
         self._done: list[str] = []
         self.results: dict[str, str] = {}
 
@@ -123,93 +115,89 @@ class CultureTourismDemo:
 
     @property
     def expected_dead_letters(self) -> Mapping[str, int]:
-        """None on the bus: the jobs run outside the runtime in this demo."""
-        return {}
+        """The blacklist entry with an unknown measure code, and the corrupt download."""
+        return {"unknown_code": 1, "sha256_mismatch": 1}
+
+    def bind_batch(self, batch: BatchRunner) -> None:
+        """Take the demo's batch runner (called once the runtime is prepared)."""
+        self._batch = batch
 
     def intro(self) -> list[str]:
         """What the jobs will do."""
         return [
-            "national daily batch (SOAP, SM3-signed): blacklist download of yesterday "
-            "(4 entries, 1 bad), a corrupt download (sha256), the package upload with "
-            "result polling"
+            "national daily batch (SOAP, SM3-signed), run by the bus: blacklist download of "
+            "yesterday (4 entries, 1 bad), a corrupt download (sha256), the package of "
+            "today's archived cases and decisions uploaded and its result polled"
         ]
 
     def tick(self, elapsed_s: float) -> list[str]:
-        """Run the jobs that are due."""
+        """Publish the sample day, then run the jobs that are due."""
+        if self._batch is None:
+            return []
+        script = (
+            (PUBLISH_AT_S, "publish", self._publish),
+            (BLACKLIST_AT_S, "blacklist", self._blacklist),
+            (CORRUPT_AT_S, "corrupt", self._corrupt),
+            (UPLOAD_AT_S, "upload", self._upload),
+        )
         notes: list[str] = []
-        if elapsed_s >= BLACKLIST_AT_S and "blacklist" not in self._done:
-            notes.append(self._blacklist())
-        if elapsed_s >= CORRUPT_AT_S and "corrupt" not in self._done:
-            notes.append(self._corrupt())
-        if elapsed_s >= UPLOAD_AT_S and "upload" not in self._done:
-            notes.append(self._upload())
+        for at, name, step in script:
+            if elapsed_s >= at and name not in self._done:
+                self._done.append(name)
+                notes.append(f"{SYSTEM}: {step(self._batch)}")
         return notes
 
-    def _mapped(self, message: str, raw: Any) -> tuple[int, list[MessageRejected]]:
-        from runner.dryrun import map_message  # noqa: PLC0415  (demo only)
-        from runner.project import load_project  # noqa: PLC0415
+    def _publish(self, batch: BatchRunner) -> str:
+        day = _sample_day()
+        batch.publish(day, dt.datetime.now(SHANGHAI))
+        return f"the platform published {len(day)} WL cases and decisions on the feeds"
 
-        result = map_message(load_project(), "culture_tourism_national", message, raw)
-        return len(result.envelopes), result.rejected
+    def _run(self, batch: BatchRunner, name: str, job: str, date: dt.date) -> str:
+        outcome = batch.run(f"{SYSTEM}.{job}", date)
+        self.results[name] = outcome.state
+        return f"{job} {date}: {outcome.state}, {outcome.emitted} message(s) to the bus"
 
-    def _blacklist(self) -> str:
-        self._done.append("blacklist")
-        try:
-            BLACKLIST_JOB.run(self._ctx, self._config, self._yesterday)
-        except (TransientError, PermanentError) as exc:
-            self.results["blacklist"] = str(exc.code)
-            return f"culture_tourism_national: blacklist {self._yesterday}: {exc.code}"
-        count, rejected = self._mapped("download_blacklist", self._ctx.emitted[-1][1])
-        rules = ", ".join(r.rule for r in rejected)
-        self.results["blacklist"] = f"{count}/{len(rejected)}"
-        return (
-            f"culture_tourism_national: blacklist {self._yesterday}: {count} entries mapped, "
-            f"{len(rejected)} refused ({rules})"
-        )
+    def _blacklist(self, batch: BatchRunner) -> str:
+        return self._run(batch, "blacklist", BLACKLIST_JOB.name, self._yesterday)
 
-    def _corrupt(self) -> str:
-        self._done.append("corrupt")
+    def _corrupt(self, batch: BatchRunner) -> str:
         self.simulator.corrupt_next_download("sha256")
-        try:
-            BLACKLIST_JOB.run(self._ctx, self._config, self._before)
-        except PermanentError as exc:
-            self.results["corrupt"] = str(exc.code)
-            return f"culture_tourism_national: blacklist {self._before} refused whole [{exc.code}]"
-        self.results["corrupt"] = "accepted"
-        return "culture_tourism_national: the corrupt download was NOT refused"
+        return self._run(batch, "corrupt", BLACKLIST_JOB.name, self._before) + " (refused whole)"
 
-    def _upload(self) -> str:
-        self._done.append("upload")
-        try:
-            UPLOAD_JOB.run(self._ctx, self._config, self._yesterday)
-        except (TransientError, PermanentError) as exc:
-            self.results["upload"] = str(exc.code)
-            return f"culture_tourism_national: upload {self._yesterday}: {exc.code}"
-        state = self._ctx.facts.get(f"upload:{self._yesterday:%Y%m%d}", {})
-        self.results["upload"] = str(state.get("status"))
-        return (
-            f"culture_tourism_national: package {self._yesterday} uploaded as "
-            f"{state.get('batch_id')}: "
-            f"{state.get('status')} ({len(state.get('records', []))} records)"
+    def _upload(self, batch: BatchRunner) -> str:
+        line = self._run(batch, "upload", UPLOAD_JOB.name, self._today)
+        day = self._today.strftime("%Y%m%d")
+        uploaded = [b for b in self.simulator.batches.values() if b.biz_date == day]
+        self.results["package"] = ",".join(f"{b.status}/{len(b.records)}" for b in uploaded)
+        return f"{line}; the ministry has " + (
+            ", ".join(f"{b.batch_id}: {b.status} ({len(b.records)} records)" for b in uploaded)
+            or "no package"
         )
 
     def finished(self) -> bool:
-        """All three job runs done."""
-        return len(self._done) == 3
+        """All job runs done."""
+        return len(self._done) == 4
 
     def check(self, counts: SystemCounts) -> list[str]:
-        """The jobs behaved as scripted."""
-        expected = {"blacklist": "3/1", "corrupt": "sha256_mismatch", "upload": "PARTIAL"}
-        return [
-            f"culture_tourism_national {name}: expected {value}, got {self.results.get(name)}"
+        """The jobs behaved as scripted and their messages went through the bus."""
+        expected = {
+            "blacklist": "success",
+            "corrupt": "failed",
+            "upload": "success",
+            "package": "PARTIAL/5",
+        }
+        problems = [
+            f"{SYSTEM} {name}: expected {value}, got {self.results.get(name)}"
             for name, value in expected.items()
             if self.results.get(name) != value
         ]
+        if counts.mapped != 3:
+            problems.append(f"{SYSTEM}: {counts.mapped} blacklist entries mapped, expected 3")
+        return problems
 
     def stop(self) -> None:
-        """Stop the simulator and close the connection."""
-        self._link.close()
+        """Stop the simulator."""
         self.simulator.stop()
 
 
-DEMO = DemoSystem(system="culture_tourism_national", start=CultureTourismDemo)
+DEMO = DemoSystem(system=SYSTEM, start=CultureTourismDemo)

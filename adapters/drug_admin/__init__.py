@@ -12,8 +12,8 @@ every operation of InspectionExchangeService (README §1, §2):
 
 Every request carries a WS-Security UsernameToken with a PasswordDigest (zeep's
 ``UsernameToken``, ``Created`` in UTC with ``Z``; ``adapters.drug_admin._wsse``). SOAP 1.2
-framing and reading live in ``adapters.drug_admin._soap12`` (the shared SOAP module is SOAP
-1.1 only); calls go through ``adapters._transports.http`` (``SPEC.connect``).
+framing and reading are the shared ``adapters._transports.soap12``; calls go through
+``adapters._transports.http`` (``SPEC.connect``).
 ``adapters.drug_admin.simulator`` is the service on loopback for tests and the demo.
 
 Example (routes)::
@@ -24,6 +24,7 @@ Example (routes)::
 
 from __future__ import annotations
 
+from adapters._transports.soap12 import Soap12Fault, Soap12Service
 from adapters.drug_admin._answers import ResultCodeError, error_for_fault, response_element
 from adapters.drug_admin._calls import (
     NAMESPACE,
@@ -38,9 +39,7 @@ from adapters.drug_admin._calls import (
 from adapters.drug_admin._config import DrugAdminConfig
 from adapters.drug_admin._pages import Page, prepare, read_page
 from adapters.drug_admin._poll import QUERIES, poll, start_since
-from adapters.drug_admin._soap12 import Soap12Fault, Soap12Service
 from adapters.drug_admin._wsse import created_text, nonce_bytes, password_digest
-from adapters.drug_admin.transforms import TRANSFORMS
 from runner.adapter_api import AdapterSpec, MessageType
 
 __all__ = [
@@ -114,7 +113,6 @@ SPEC = AdapterSpec(
     },
     prepare=prepare,
     frame=frame,
-    transforms=TRANSFORMS,
     poll=poll,
     connect=open_transport,
 )

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from lxml import etree
 
+from adapters._transports.soap12 import Soap12Fault
 from adapters.drug_admin._calls import NAMESPACE, OPERATIONS, SERVICE
-from adapters.drug_admin._soap12 import Soap12Fault
 from runner.adapter_api import PermanentError, RawMessage, TransientError
 
 __all__ = ["RETRYABLE_FAULTS", "ResultCodeError", "error_for_fault", "response_element"]

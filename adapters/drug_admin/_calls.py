@@ -15,8 +15,8 @@ from pathlib import Path
 
 from adapters._transports.http import HttpTransport
 from adapters._transports.soap import endpoint_path, transport_for
+from adapters._transports.soap12 import Soap12Service
 from adapters.drug_admin._config import DrugAdminConfig, as_config
-from adapters.drug_admin._soap12 import Soap12Service
 from adapters.drug_admin._wsse import SOAP12_ENVELOPE, Token, created_text, nonce_bytes
 from runner.adapter_api import AdapterConfig, CallContext, Outgoing, PermanentError
 from schemas.timeutil import SHANGHAI

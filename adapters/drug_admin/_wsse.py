@@ -25,6 +25,7 @@ import os
 import re
 from typing import Any
 
+from adapters._transports.soap12 import SOAP12_ENVELOPE, WSSE, WSU
 from runner.adapter_api import PermanentError
 
 __all__ = [
@@ -40,9 +41,6 @@ __all__ = [
     "password_digest",
 ]
 
-SOAP12_ENVELOPE = "http://www.w3.org/2003/05/soap-envelope"
-WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 PASSWORD_DIGEST = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
     "#PasswordDigest"

@@ -12,8 +12,9 @@ The emergency system pushes one ``<YJZFMessage>`` per request to ``POST /inbound
   (``_wire``).
 - ``SPEC.answer`` renders the ``<Ack>`` per verdict: code 0 / 1 / 2 / 9 with HTTP 200, 401 or
   413, and a Chinese reason naming the element and the rule, never a value (``_ack``).
-- The value rules (``null`` in any case, three date and datetime spellings, 万元 with up to six
-  decimals, ``WFYJ`` split per 《…》) are transforms of ``transforms``.
+- The value rules are transforms: ``null`` in any case and ``WFYJ`` split per 《…》 are the
+  shared ``null_any_case`` and ``legal_basis_list``; the three date and datetime spellings and
+  万元 with up to six decimals are this adapter's (``transforms``).
 
 Both message types arrive on one path; ``message_type_of`` reads ``Head/msgType`` to tell them
 apart. ``adapters.emergency.simulator`` is the sender (the YJZF client) for tests and the demo.

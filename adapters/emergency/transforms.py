@@ -1,37 +1,32 @@
-"""Transforms the emergency mappings need for YJZF's value rules (README §3, §3.4, §3.6).
+"""Transforms the emergency mappings need for YJZF's value rules (README §3.4), listed in
+``SPEC.transforms``; ``_wire`` uses ``is_absent`` and ``parse_datetime`` for the head too.
 
-Each is written so that it could move into ``runner/mapping/transforms.py`` unchanged; until
-then ``SPEC.transforms`` lists them.
-
-- ``yjzf_null``: the absent rule of every leaf: empty, white space only (U+3000 included) or the
-  literal ``null`` in any letter case → null; anything else trimmed (quirk 6).
 - ``yjzf_date``: ``yyyy-MM-dd``, ``yyyyMMdd`` or ``yyyy年M月d日`` → a date (§3.4).
 - ``yjzf_datetime``: ``yyyyMMddHHmmss``, ``yyyy-MM-dd HH:mm:ss`` or ``yyyy-MM-ddTHH:mm:ss``,
   Beijing time → an aware datetime (§3.4).
 - ``yjzf_wan_yuan``: 万元 with at most 6 decimals, no sign, exponent or separators → yuan,
   exactly (§3.4).
-- ``yjzf_legal_basis``: ``《法》第…条；《法》第…条`` → ``[{law_name, article}]`` (§3.6).
-- ``yjzf_match``: the value must match a regular expression (``{yjzf_match: "\\d{11}"}``).
 
-Full-width digits and letters are folded to half-width before any format check (quirk 7).
-Example::
+Full-width digits and letters are folded to half-width before any format check (quirk 7). The
+other rules are shared transforms: ``null_any_case`` (every leaf: empty, blank, U+3000 or
+``null`` in any letter case is absent, quirk 6), ``legal_basis_list`` (``WFYJ``, §3.6) and
+``matches`` (formats). Example::
 
-    fine_amount_yuan: {from: FKJE, transform: [yjzf_null, yjzf_wan_yuan]}
+    fine_amount_yuan: {from: FKJE, transform: [null_any_case, yjzf_wan_yuan]}
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from decimal import Decimal
 from typing import Any
 
 from pydantic_core import PydanticCustomError
 
-from runner.adapter_api import MessageRejected, NoParams, Params, Transform, define_transform
+from runner.adapter_api import MessageRejected, NoParams, Transform, define_transform
 from schemas.money import wan_yuan_to_yuan
-from schemas.text import fold_width, normalize_text
+from schemas.text import fold_width
 from schemas.timeutil import SHANGHAI
 
 __all__ = [
@@ -42,9 +37,6 @@ __all__ = [
     "wan_yuan",
     "yjzf_date",
     "yjzf_datetime",
-    "yjzf_legal_basis",
-    "yjzf_match",
-    "yjzf_null",
     "yjzf_wan_yuan",
 ]
 
@@ -55,14 +47,6 @@ def is_absent(value: Any) -> bool:
         return True
     text = str(value).strip()
     return not text or text.lower() == "null"
-
-
-@define_transform("yjzf_null")
-def yjzf_null(value: Any, _: NoParams) -> Any:
-    """Absent (empty, blank, ``null`` in any case) → null; otherwise the NFC, trimmed text."""
-    if is_absent(value):
-        return None
-    return normalize_text(value) if isinstance(value, str) else value
 
 
 # --- dates and times --------------------------------------------------------------------------
@@ -157,66 +141,5 @@ def yjzf_wan_yuan(value: Any, _: NoParams) -> Any:
     return None if value is None else wan_yuan(str(value))
 
 
-# --- legal basis ------------------------------------------------------------------------------
-
-_ENTRY = re.compile(r"《(?P<law>[^《》]*)》(?P<article>[^《]*)")
-_TRAILING = " \t\r\n\u3000；;，,、"
-
-
-@define_transform("yjzf_legal_basis")
-def yjzf_legal_basis(value: Any, _: NoParams) -> Any:
-    """``《条例》第三十三条第一款；《办法》第三条`` → one ``{law_name, article}`` per 《…》.
-
-    The article is the text up to the next 《 with trailing separators removed (null when
-    empty); several articles of one law stay in one entry. No 《…》 at all is refused.
-    """
-    if value is None:
-        return None
-    text = normalize_text(str(value))
-    entries = [
-        {
-            "law_name": normalize_text(match["law"]),
-            "article": match["article"].strip(_TRAILING) or None,
-        }
-        for match in _ENTRY.finditer(text)
-    ]
-    if not entries or any(not entry["law_name"] for entry in entries):
-        raise MessageRejected(
-            "legal basis names no 《law》 (README §3.6)", rule="legal_basis_format"
-        )
-    return entries
-
-
-# --- formats ----------------------------------------------------------------------------------
-
-
-class MatchParams(Params):
-    """``pattern``: a regular expression the whole (folded, trimmed) value must match."""
-
-    pattern: str
-
-
-_compiled = functools.cache(re.compile)  # each pattern compiles once per process
-
-
-@define_transform("yjzf_match", MatchParams, primary="pattern")
-def yjzf_match(value: Any, params: MatchParams) -> Any:
-    """The value, folded to half-width and trimmed, when it matches ``pattern``; else refused
-    with rule ``format`` (the reason gives the pattern, never the value)."""
-    if value is None:
-        return None
-    folded = fold_width(str(value)).strip()
-    if not _compiled(params.pattern).fullmatch(folded):
-        raise MessageRejected(f"value does not match {params.pattern}", rule="format")
-    return folded
-
-
-TRANSFORMS: tuple[Transform, ...] = (
-    yjzf_null,
-    yjzf_date,
-    yjzf_datetime,
-    yjzf_wan_yuan,
-    yjzf_legal_basis,
-    yjzf_match,
-)
+TRANSFORMS: tuple[Transform, ...] = (yjzf_date, yjzf_datetime, yjzf_wan_yuan)
 """Every transform of this module, for ``SPEC.transforms``."""

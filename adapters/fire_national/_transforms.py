@@ -1,86 +1,26 @@
-"""Transforms the fire_national mappings need that the shared library does not have (yet).
+"""Transforms the fire_national mappings need that the shared library does not have (yet),
+listed in ``SPEC.transforms``; the generic ones they use are shared
+(``runner/mapping/transforms.py``): ``yuan_to_fen`` (README §3.1), ``sha256_prefix``
+(``dataId``), ``max_places`` (``directLossWan``) and ``regex_group`` (the version in
+``taskId:v2``).
 
-Each is written for any system, so that it can move into ``runner/mapping/transforms.py``
-unchanged; until then ``SPEC.transforms`` lists them.
-
-- ``yuan_to_fen``: a yuan amount to whole 分 as an integer, exactly (README §3.1).
-- ``sha256_prefix``: the first N lower-case hex characters of SHA-256 of a text (``dataId``).
 - ``national_unit_type``: the N1 单位类型 of a canonical party (README §4, N1 rules).
-- ``max_places``: refuse a decimal with more fraction digits than allowed (``directLossWan``).
-- ``regex_group``: one group of a regular expression match (the version in ``taskId:v2``).
-- ``result_records`` / ``result_outcome``: per-record results answered by ``dataId``, matched
-  to the records of the call (README §5).
+- ``result_records``: per-record results answered by ``dataId``, matched to the records of
+  the call (README §5); the shared ``records_outcome`` makes the whole-call outcome of them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
-from runner.adapter_api import MessageRejected, NoParams, Params, Transform, define_transform
+from runner.adapter_api import MessageRejected, NoParams, Transform, define_transform
 
 __all__ = [
     "TRANSFORMS",
-    "max_places",
     "national_unit_type",
-    "regex_group",
-    "result_outcome",
     "result_records",
-    "sha256_prefix",
-    "yuan_to_fen",
 ]
-
-
-def _decimal(value: Any, rule: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal | float):
-        raise MessageRejected(f"a {type(value).__name__} is not an amount", rule=rule)
-    try:
-        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
-        raise MessageRejected("the amount is not a decimal number", rule=rule) from None
-    if not number.is_finite():
-        raise MessageRejected("the amount is not a finite number", rule=rule)
-    return number
-
-
-# --- yuan_to_fen ------------------------------------------------------------------------------
-
-
-@define_transform("yuan_to_fen", NoParams)
-def yuan_to_fen(value: Any, _: NoParams) -> Any:
-    """Yuan to whole 分 as an integer, exactly (``"30000.00"`` → ``3000000``); an amount with
-    a fraction of a fen is refused, never rounded::
-
-        fineAmountFen: {from: payload.fine_amount_yuan, transform: [yuan_to_fen]}
-    """
-    if value is None:
-        return None
-    fen = _decimal(value, "money_format") * 100
-    if fen != fen.to_integral_value():
-        raise MessageRejected("the amount is not a whole number of fen", rule="money_precision")
-    return int(fen)
-
-
-# --- sha256_prefix ----------------------------------------------------------------------------
-
-
-class PrefixLengthParams(Params):
-    length: int = 32
-
-
-@define_transform("sha256_prefix", PrefixLengthParams, primary="length")
-def sha256_prefix(value: Any, params: PrefixLengthParams) -> Any:
-    """The first ``length`` lower-case hex characters of SHA-256 over the UTF-8 of a text::
-
-    dataId:
-      from: join('|', [source_system, source_message_id])
-      transform: [{sha256_prefix: 32}]
-    """
-    if value is None:
-        return None
-    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()[: params.length]
 
 
 # --- national_unit_type -----------------------------------------------------------------------
@@ -120,68 +60,6 @@ def national_unit_type(value: Any, _: NoParams) -> Any:
             "an organisation without a USCC has no national unit type", rule="unit_type_uscc"
         )
     return _BY_PREFIX.get(uscc[:2], "80")
-
-
-# --- max_places -------------------------------------------------------------------------------
-
-
-class PlacesParams(Params):
-    places: int
-
-
-@define_transform("max_places", PlacesParams, primary="places")
-def max_places(value: Any, params: PlacesParams) -> Any:
-    """Pass a decimal number through unchanged when it has at most ``places`` fraction digits;
-    refuse it otherwise (an amount that is not exact is never rounded)::
-
-        involved_amount_yuan:
-          from: directLossWan
-          transform: [null_words, {max_places: 6}, wan_yuan]
-    """
-    if value is None:
-        return None
-    number = _decimal(value, "money_format")
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > params.places:
-        raise MessageRejected(
-            f"the amount has more than {params.places} decimal places", rule="money_precision"
-        )
-    return number
-
-
-# --- regex_group ------------------------------------------------------------------------------
-
-
-class RegexParams(Params):
-    pattern: str
-    group: int = 1
-
-
-@define_transform("regex_group", RegexParams, primary="pattern")
-def regex_group(value: Any, params: RegexParams) -> Any:
-    """Group ``group`` of the first match of ``pattern`` in a text; no match is refused (the
-    text itself is not repeated in the reason)::
-
-        version: {from: source_message_id, transform: [{regex_group: ":v(\\\\d+)$"}, integer]}
-    """
-    if value is None:
-        return None
-    compiled = _compiled(params.pattern)
-    match = compiled.search(str(value))
-    if match is None:
-        raise MessageRejected(f"the text does not match {params.pattern}", rule="regex_group")
-    return match.group(params.group)
-
-
-_PATTERNS: dict[str, re.Pattern[str]] = {}
-
-
-def _compiled(pattern: str) -> re.Pattern[str]:
-    """Each pattern compiles once (the hot path sees the cached object)."""
-    found = _PATTERNS.get(pattern)
-    if found is None:
-        found = _PATTERNS[pattern] = re.compile(pattern)
-    return found
 
 
 # --- result_records / result_outcome ----------------------------------------------------------
@@ -268,34 +146,8 @@ def result_records(value: Any, _: NoParams) -> Any:
     return _matched(*_results(value))
 
 
-class OutcomeParams(Params):
-    all_accepted: Literal["complete"] = "complete"
-    otherwise: Literal["partial"] = "partial"
-
-
-@define_transform("result_outcome", OutcomeParams)
-def result_outcome(value: Any, params: OutcomeParams) -> Any:
-    """``complete`` when every record of ``{data_ids, results}`` (as ``result_records``) is
-    accepted, else ``partial``::
-
-        outcome: {first: [{data_ids: data_ids, results: body.data.results}],
-                  transform: [result_outcome]}
-    """
-    if value is None:
-        return None
-    records = _matched(*_results(value))
-    if all(r["status"] == "accepted" for r in records):
-        return params.all_accepted
-    return params.otherwise
-
-
 TRANSFORMS: tuple[Transform, ...] = (
-    yuan_to_fen,
-    sha256_prefix,
     national_unit_type,
-    max_places,
-    regex_group,
     result_records,
-    result_outcome,
 )
 """The transforms ``SPEC.transforms`` contributes to the fire_national mappings."""

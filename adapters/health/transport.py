@@ -1,4 +1,5 @@
-"""The link to the 卫健委 API gateway: mutual TLS, a paced request rate, and the 429 gate.
+"""The link to the 卫健委 API gateway: mutual TLS, a paced request rate, and the 429 gate (the
+shared ``adapters._transports.ratelimit``).
 
 README §2: the gateway allows 5 requests per second per key and answers HTTP 429 with
 ``Retry-After`` (seconds) beyond it; the bus must wait that long before its next request. The
@@ -12,29 +13,24 @@ Mutual TLS (README §2): with ``client_cert``, ``client_key`` and ``ca_file`` se
 presents the certificate, trusts only the pinned ``FJWJW Root CA G2`` and speaks TLS 1.2 or
 1.3. A handshake refused by the server surfaces as ``TransientError`` ``CONNECTION`` from the
 shared transport (no HTTP status exists for it).
-
-Keys are held only as SHA-256 digests in the gate (never the key itself).
 """
 
 from __future__ import annotations
 
-import hashlib
 import ssl
-import threading
-import time
-from collections.abc import Callable
 from typing import Any, cast
 
+from adapters._transports import ratelimit
 from adapters._transports.http import HttpTransport
+from adapters._transports.ratelimit import GATE, GatedConnection, RateGate
 from adapters.health.config import HealthConfig, as_config
-from runner.adapter_api import AdapterConfig, Outgoing, RawMessage, TransientError
+from runner.adapter_api import AdapterConfig, RawMessage
 
 __all__ = [
     "DEFAULT_RETRY_AFTER_S",
-    "GATE",
-    "HealthConnection",
     "RateGate",
     "open_transport",
+    "pause_s",
     "retry_after_s",
     "tls_context",
 ]
@@ -49,34 +45,14 @@ network jitter bunches together."""
 
 def retry_after_s(header: str | None) -> int:
     """``Retry-After`` in whole seconds (1..3600), else the default wait."""
-    text = (header or "").strip()
-    if text.isdigit() and 1 <= int(text) <= MAX_RETRY_AFTER_S:
-        return int(text)
-    return DEFAULT_RETRY_AFTER_S
+    return ratelimit.retry_after_s(header, default=DEFAULT_RETRY_AFTER_S, maximum=MAX_RETRY_AFTER_S)
 
 
-class RateGate:
-    """When each API key (by digest) may send again; thread-safe, on a monotonic clock."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._open_at: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def wait_s(self, key: str) -> float:
-        """Seconds until ``key`` may send again (0 when it may now)."""
-        with self._lock:
-            return max(0.0, self._open_at.get(key, 0.0) - self._clock())
-
-    def close_for(self, key: str, seconds: float) -> None:
-        """Hold every request with ``key`` back for ``seconds`` (never shortens a wait)."""
-        with self._lock:
-            until = self._clock() + seconds
-            self._open_at[key] = max(until, self._open_at.get(key, 0.0))
-
-
-GATE = RateGate()
-"""The process-wide gate: one rate limit per API key, whatever connection uses it."""
+def pause_s(answer: RawMessage) -> int | None:
+    """How long an answer closes the gate: a 429 for its ``Retry-After``."""
+    if answer.meta.get("status") == "429":
+        return retry_after_s(answer.headers.get("retry-after"))
+    return None
 
 
 def tls_context(config: HealthConfig) -> ssl.SSLContext | None:
@@ -90,55 +66,7 @@ def tls_context(config: HealthConfig) -> ssl.SSLContext | None:
     return context
 
 
-class HealthConnection:
-    """A ``Connection``: ``HttpTransport`` to the endpoint, paced, behind the key's gate."""
-
-    def __init__(
-        self,
-        config: HealthConfig,
-        transport: HttpTransport,
-        gate: RateGate = GATE,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._key = hashlib.sha256(config.api_key.get_secret_value().encode()).hexdigest()
-        self._interval = PACE_MARGIN / config.max_requests_per_s
-        self._transport = transport
-        self._gate = gate
-        self._sleep = sleep
-        self._clock = clock
-        self._last: float | None = None
-        self._lock = threading.Lock()
-
-    def _pace(self) -> None:
-        with self._lock:
-            if self._last is not None:
-                left = self._interval - (self._clock() - self._last)
-                if left > 0:
-                    self._sleep(left)
-            self._last = self._clock()
-
-    def send(self, call: Outgoing) -> RawMessage:
-        """Send ``call`` unless the key is held back; a 429 closes the gate for its wait."""
-        wait = self._gate.wait_s(self._key)
-        if wait > 0:
-            raise TransientError(
-                f"health: rate limited, no request for another {wait:.0f} s",
-                code="42901",
-                retry_after=wait,
-            )
-        self._pace()
-        answer = self._transport.send(call)
-        if answer.meta.get("status") == "429":
-            self._gate.close_for(self._key, retry_after_s(answer.headers.get("retry-after")))
-        return answer
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._transport.close()
-
-
-def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> HealthConnection:
+def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnection:
     """``AdapterSpec.connect``: the paced, gated HTTP transport at ``config.endpoint`` with the
     spec's timeouts (connect 5 s, read 30 s) and, when configured, mutual TLS."""
     settings = as_config(config)
@@ -153,4 +81,12 @@ def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> HealthConnec
         read_timeout_s=settings.read_timeout_s,
         verify=cast(bool, verify),
     )
-    return HealthConnection(settings, transport, gate)
+    return GatedConnection(
+        "health",
+        settings.api_key.get_secret_value(),
+        transport,
+        pause=pause_s,
+        code="42901",
+        gate=gate,
+        min_interval_s=PACE_MARGIN / settings.max_requests_per_s,
+    )

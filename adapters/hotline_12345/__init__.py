@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from adapters.hotline_12345.config import Hotline12345Config
 from adapters.hotline_12345.poll import poll
-from adapters.hotline_12345.transforms import TRANSFORMS
 from adapters.hotline_12345.transport import open_transport
 from adapters.hotline_12345.wire import frame, prepare
 from runner.adapter_api import AdapterSpec, MessageType
@@ -90,7 +89,6 @@ SPEC = AdapterSpec(
     },
     prepare=prepare,
     frame=frame,
-    transforms=TRANSFORMS,
     poll=poll,
     connect=open_transport,
 )

@@ -3,10 +3,11 @@
 - ``supervision_item``: the 监管事项编码 / 名称 of a record from the operator's table
   (README §2.5), or a rejection with the reason the spec prescribes;
 - ``officers``: ``姓名(执法证号)`` joined by ``,`` (README §4.1 ``JCRY``);
-- ``checked_uscc`` / ``present``: a GB 32100 check and a required value, rejecting with the
-  wire field named (the shared ``required`` modifier names no field in outbound mappings);
-- ``seq_records`` / ``records_outcome``: per-record results matched to the call by ``seq``
-  (README §6.3).
+- ``present``: a required value, rejecting with the wire field named (the shared ``required``
+  modifier names no field in outbound mappings; the shared ``{uscc: FIELD}`` checks a USCC
+  naming its field the same way);
+- ``seq_records``: per-record results matched to the call by ``seq`` (README §6.3); the
+  shared ``records_outcome`` makes the whole-call outcome of them.
 
 ``SPEC.transforms`` lists them (``TRANSFORMS``).
 """
@@ -19,19 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic_core import PydanticCustomError
 
 from runner.adapter_api import MessageRejected, NoParams, Params, Transform, define_transform
-from schemas.identifiers import check_uscc
 
 __all__ = [
     "SUPERVISION_ITEMS",
     "TRANSFORMS",
-    "checked_uscc",
     "load_supervision_items",
     "officers",
     "present",
-    "records_outcome",
     "seq_records",
     "supervision_item",
 ]
@@ -113,26 +110,11 @@ def officers(value: Any, _: NoParams) -> Any:
     return ",".join(parts)
 
 
-# --- checked_uscc / present --------------------------------------------------------------------
+# --- present --------------------------------------------------------------------------------
 
 
 class FieldParams(Params):
     field: str
-
-
-@define_transform("checked_uscc", FieldParams, primary="field")
-def checked_uscc(value: Any, params: FieldParams) -> Any:
-    """A USCC that passes GB 32100 (folded to half-width upper case), else the message is
-    refused naming the wire field; null passes::
-
-        JCDXDM: {from: payload.target.uscc, transform: [{checked_uscc: JCDXDM}]}
-    """
-    if value is None:
-        return None
-    try:
-        return check_uscc(str(value))
-    except PydanticCustomError as exc:
-        raise MessageRejected(exc.message(), field=params.field, rule=exc.type) from None
 
 
 @define_transform("present", FieldParams, primary="field")
@@ -220,22 +202,10 @@ def seq_records(value: Any, _: NoParams) -> Any:
     ]
 
 
-@define_transform("records_outcome", NoParams)
-def records_outcome(value: Any, _: NoParams) -> Any:
-    """``complete`` when every record of the list is accepted, else ``partial``::
-
-    outcome: {first: [{…same object as records…}], transform: [seq_records, records_outcome]}
-    """
-    records = value or []
-    return "complete" if all(r.get("status") == "accepted" for r in records) else "partial"
-
-
 TRANSFORMS: tuple[Transform, ...] = (
     supervision_item,
     officers,
-    checked_uscc,
     present,
     seq_records,
-    records_outcome,
 )
 """The transforms ``SPEC.transforms`` contributes to the ip_supervision mappings."""

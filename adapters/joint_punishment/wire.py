@@ -9,7 +9,8 @@ The bearer token is the connection's business (``adapters.joint_punishment.token
 
 Token call (``token_call`` / ``read_token``): ``POST /oauth/token`` with HTTP Basic client
 credentials and the form body of README §2.2; the answer's ``expires_in`` may be a string and
-``token_type`` is lower case (quirk Q2).
+``token_type`` is lower case (quirk Q2). Both are the shared OAuth2 client credentials of
+``adapters._transports.oauth2`` with this system's path and names.
 
 Inbound (``prepare``): an answer's HTTP status and ``Retry-After`` decide its delivery outcome
 (README §5.2, §5.3: 401, 429), but a mapping reads only the document. So ``prepare`` hands the
@@ -29,24 +30,21 @@ logged by ``seq`` and code only, never by name or id number.
 
 from __future__ import annotations
 
-import base64
 import codecs
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
+from adapters._transports import oauth2
+from adapters._transports.oauth2 import Token, bearer, client_credentials_call
 from adapters.joint_punishment.config import as_config
 from runner.adapter_api import (
     AdapterConfig,
     CallContext,
     MessageRejected,
     Outgoing,
-    PermanentError,
     RawMessage,
-    TransientError,
 )
 
 __all__ = [
@@ -74,11 +72,6 @@ WRAPPED = frozenset({"dishonest_query_response", "feedback_response"})
 """The answers ``prepare`` wraps with their HTTP status and ``Retry-After``."""
 
 
-def bearer(token: str) -> str:
-    """The ``Authorization`` value of an API call (README §2.2 step 3)."""
-    return f"Bearer {token}"
-
-
 def frame(message_id: str, document: bytes, _config: AdapterConfig, call: CallContext) -> Outgoing:
     """The API call of ``message_id`` carrying the rendered JSON ``document``."""
     path, id_key = ENDPOINTS[message_id]
@@ -103,70 +96,18 @@ def frame(message_id: str, document: bytes, _config: AdapterConfig, call: CallCo
 # --- the token call ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Token:
-    """An access token and how many seconds it was issued for."""
-
-    access_token: str
-    expires_in: int
-
-    def __repr__(self) -> str:
-        return f"Token(expires_in={self.expires_in})"  # the token itself is a credential
-
-
 def token_call(config: AdapterConfig) -> Outgoing:
     """``POST /oauth/token`` with the client's Basic credentials (README §2.2 step 1)."""
     settings = as_config(config)
-    pair = f"{settings.client_id}:{settings.client_secret.get_secret_value()}"
-    body = urlencode(
-        {"grant_type": "client_credentials", "scope": settings.scope}, quote_via=quote
-    ).encode("ascii")
-    headers = {
-        "Authorization": "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii"),
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Accept": "application/json",
-        "Content-Length": str(len(body)),
-    }
-    return Outgoing(body=body, headers=headers, method="POST", path=TOKEN_PATH, operation="token")
-
-
-def _retry_after(raw: RawMessage) -> float | None:
-    value = raw.headers.get("retry-after", "")
-    return float(value) if value.isdigit() else None
+    secret = settings.client_secret.get_secret_value()
+    return client_credentials_call(TOKEN_PATH, settings.client_id, secret, settings.scope)
 
 
 def read_token(raw: RawMessage) -> Token:
-    """The token of a token answer; a refusal raises ``PermanentError`` (bad credentials) or
-    ``TransientError`` (429, 5xx, an answer that is not a token). The answer is never logged."""
-    status = int(raw.meta.get("status") or "200")
-    if status in (400, 401, 403):
-        raise PermanentError(
-            f"joint_punishment: the token endpoint refused the client (HTTP {status})",
-            code=f"HTTP{status}",
-        )
-    if status != 200:
-        raise TransientError(
-            f"joint_punishment: the token endpoint answered HTTP {status}",
-            code=f"HTTP{status}",
-            retry_after=_retry_after(raw),
-        )
-    document = _json(raw.body)
-    token = document.get("access_token") if isinstance(document, dict) else None
-    kind = document.get("token_type") if isinstance(document, dict) else None
-    expires = document.get("expires_in") if isinstance(document, dict) else None
-    if isinstance(expires, str) and expires.strip().isdigit():
-        expires = int(expires)  # quirk Q2: some nodes send "7200"
-    if (
-        not isinstance(token, str)
-        or not token
-        or not isinstance(kind, str)
-        or kind.lower() != "bearer"
-        or not isinstance(expires, int)
-        or isinstance(expires, bool)
-        or expires <= 0
-    ):
-        raise TransientError("joint_punishment: the token answer is malformed", code="TOKEN")
-    return Token(token, expires)
+    """The token of a token answer (quirk Q2: ``expires_in`` may be a string, ``token_type``
+    lower case); a refusal raises ``PermanentError`` (bad credentials) or ``TransientError``
+    (429, 5xx, an answer that is not a token). The answer is never logged."""
+    return oauth2.read_token("joint_punishment", raw)
 
 
 # --- answers ----------------------------------------------------------------------------------

@@ -1,49 +1,19 @@
-"""Transforms the market_platform task mapping needs that the shared library does not have.
+"""The transform the market_platform task mapping needs that the shared library does not have
+(``SPEC.transforms`` lists it); 执法证号 and 检查记录编号 are checked with the shared ``matches``.
 
-Both are written for any system, so that they can move into ``runner/mapping/transforms.py``
-unchanged; until then ``SPEC.transforms`` lists them.
-
-- ``matches``: refuse a value that does not match a regular expression (a 执法证号 of 11
-  digits, a 检查记录编号 ``JCJL…``), naming the field but never the value.
 - ``item_code``: fold and check the code of an inspection item ``{code, name}`` (README §3.4:
   2-letter domain prefix + 4 digits; full-width and lower case folded, quirk Q2).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
 from runner.adapter_api import MessageRejected, Params, define_transform
 from schemas.text import fold_width
 
-__all__ = ["TRANSFORMS", "item_code", "matches"]
-
-
-class MatchesParams(Params):
-    pattern: str
-    rule: str = "format"
-
-
-@functools.cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-@define_transform("matches", MatchesParams, primary="pattern")
-def matches(value: Any, params: MatchesParams) -> Any:
-    """Pass a string that fully matches ``pattern``; refuse any other (rule ``rule``)::
-
-    certificate_no: {from: 执法证号, transform: [fold_width, {matches: "^\\\\d{11}$"}]}
-    """
-    if value is None:
-        return None
-    if not _compiled(params.pattern).fullmatch(str(value)):
-        raise MessageRejected(
-            f"the value does not have the expected form {params.pattern}", rule=params.rule
-        )
-    return value
+__all__ = ["TRANSFORMS", "item_code"]
 
 
 _ITEM_CODE = re.compile(r"^[A-Z]{2}\d{4}$")
@@ -67,4 +37,4 @@ def item_code(value: Any, _: Params) -> Any:
     return {**value, "code": code}
 
 
-TRANSFORMS = (matches, item_code)
+TRANSFORMS = (item_code,)

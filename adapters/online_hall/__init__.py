@@ -18,7 +18,7 @@ How the pieces fit:
 - ``SPEC.prepare`` (``adapters.online_hall._wire``) checks eventId against its header and
   eventType against the path, and normalises ``data`` (key case Q6, ``"null"`` Q2, numbers Q8).
 - ``mappings/online_hall/*.yaml`` map the two events; code tables are under
-  ``mappings/codes/online_hall/``; ``zero_pad`` and ``strict_time`` are in ``SPEC.transforms``.
+  ``mappings/codes/online_hall/``; their ``zero_pad`` and ``strict_time`` are shared transforms.
 - ``adapters.online_hall.simulator`` is the hall's notifier on loopback: it signs and pushes
   events, resends on the README's schedule and records the answers (tests, ``make demo``).
 
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from adapters.online_hall._answers import answer
 from adapters.online_hall._config import DEMO_SECRET, OnlineHallConfig
-from adapters.online_hall._transforms import TRANSFORMS
 from adapters.online_hall._wire import prepare, verify
 from runner.adapter_api import AdapterSpec, MessageType, Webhook
 
@@ -70,7 +69,6 @@ SPEC = AdapterSpec(
     demo_config={"secret": DEMO_SECRET},  # the README's test-environment secret (§2.3)
     verify=verify,
     prepare=prepare,
-    transforms=TRANSFORMS,
     webhooks=(
         Webhook(LICENSES_PATH, "license_webhook"),
         Webhook(DELIVERIES_PATH, "delivery_webhook"),

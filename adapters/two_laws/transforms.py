@@ -2,10 +2,9 @@
 
 - ``prosecution_threshold``: 涉嫌罪名, 追诉标准标识 and 达标比例 of a case from the
   procuratorate's ``thresholds.csv`` (README §3.2). Specific to this system.
-- ``figures_text``: ``triggered_by.figures`` as ``name=value/threshold`` items (README §3.4
-  ``cfsj``). Written for any system, so that it can move into ``runner/mapping/transforms.py``.
-- ``trailing_parenthesis``: a document name without / only its trailing ``（文号）``
-  (README §3.4 ``wsmc``/``wsh``; canonical.md ``documents[].name``). Generic as well.
+
+``figures_text`` (``cfsj``), ``trailing_parenthesis`` (``wsmc``/``wsh``) and ``uscc`` are shared
+transforms (``runner/mapping/transforms.py``).
 
 ``entry_due`` is the rule of README §3.1 for a first infoType 01: the case has a row and
 reaches 80 % of its amount threshold, or the row has none.
@@ -21,7 +20,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from adapters.credit_fj.transforms import uscc
 from runner.adapter_api import MessageRejected, Params, Transform, define_transform
 
 __all__ = [
@@ -29,11 +27,9 @@ __all__ = [
     "TRANSFORMS",
     "Threshold",
     "entry_due",
-    "figures_text",
     "prosecution_threshold",
     "threshold_flags",
     "thresholds",
-    "trailing_parenthesis",
 ]
 
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.csv")
@@ -126,77 +122,5 @@ def prosecution_threshold(value: Any, params: ThresholdParams) -> Any:
     return threshold_flags(value.get("violation_type"), value.get("amount"))[params.part]
 
 
-# --- figures_text -------------------------------------------------------------------------------
-
-
-class FiguresParams(Params):
-    separator: str = ";"
-    prefix: str = "threshold_"
-
-
-@define_transform("figures_text", FiguresParams, primary="separator")
-def figures_text(value: Any, params: FiguresParams) -> Any:
-    """A figures object (``{name: value, threshold_<name>: threshold}``) as ``name=value/
-    threshold`` items, one per key without the prefix, in object order, joined; a missing
-    threshold is empty; no figures give null::
-
-        cfsj: {from: payload.triggered_by.figures, transform: [figures_text]}
-        # {"a": "5.60", "threshold_a": "1.00", "b": "2"} → "a=5.60/1.00;b=2/"
-    """
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise MessageRejected("figures_text needs an object", rule="figures_input")
-    items = [
-        f"{name}={figure}/{value.get(params.prefix + name) or ''}"
-        for name, figure in value.items()
-        if not name.startswith(params.prefix)
-    ]
-    return params.separator.join(items) or None
-
-
-# --- trailing_parenthesis -----------------------------------------------------------------------
-
-
-class ParenthesisParams(Params):
-    part: Literal["before", "inside"]
-    open: str = "（"
-    close: str = "）"
-
-
-def _split_trailing(text: str, params: ParenthesisParams) -> tuple[str, str | None]:
-    if not text.endswith(params.close):
-        return text, None
-    depth = 0
-    for index in range(len(text) - 1, -1, -1):
-        if text[index] == params.close:
-            depth += 1
-        elif text[index] == params.open:
-            depth -= 1
-            if depth == 0:
-                return text[:index].rstrip(), text[index + 1 : -1].strip()
-    return text, None
-
-
-@define_transform("trailing_parenthesis", ParenthesisParams, primary="part")
-def trailing_parenthesis(value: Any, params: ParenthesisParams) -> Any:
-    """The text ``before`` a trailing full-width parenthesis, or what is ``inside`` it (null
-    when there is none); nested parentheses are kept with their part::
-
-        wsmc: {from: name, transform: [{trailing_parenthesis: before}]}
-        wsh: {from: name, transform: [{trailing_parenthesis: inside}]}
-        # 立案告知书（厦公(环)立告字〔2024〕31号） → 立案告知书 | 厦公(环)立告字〔2024〕31号
-    """
-    if value is None:
-        return None
-    before, inside = _split_trailing(str(value), params)
-    return before if params.part == "before" else inside
-
-
-TRANSFORMS: tuple[Transform, ...] = (
-    prosecution_threshold,
-    figures_text,
-    trailing_parenthesis,
-    uscc,
-)
-"""The transforms ``SPEC.transforms`` contributes (``uscc`` is credit_fj's, reused as is)."""
+TRANSFORMS: tuple[Transform, ...] = (prosecution_threshold,)
+"""The transforms ``SPEC.transforms`` contributes."""

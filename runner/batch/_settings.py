@@ -80,3 +80,6 @@ class BatchSettings(BaseModel):
     """A run whose process has not reported for this long is taken as abandoned (killed)."""
     tick: Duration = Field(default=30.0, gt=0)
     """How often the in-process scheduler looks for due jobs, at most."""
+    archive_days: int = Field(default=35, ge=1, le=3660)
+    """Days of canonical messages the day archive keeps for the jobs that read them
+    (``BatchJob.archives``): a day older than this is deleted and can no longer be read."""

@@ -35,10 +35,11 @@ log = get_logger("ebus.batch")
 class BatchContext(BusPollContext):
     """The context of one batch run: a ``BusPollContext`` with the job's own cursor, which
     declares each inbound queue before its first ``emit`` (a run in a fresh process, before any
-    ``ebus run`` declared the topology, must not publish into nowhere)."""
+    ``ebus run`` declared the topology, must not publish into nowhere), and reads the day
+    archive of the schemas the job declares (``BatchJob.archives``)."""
 
     def __init__(self, services: Services, job: Job) -> None:
-        super().__init__(services, job.system)
+        super().__init__(services, job.system, job.spec.archives)
         self._cursor_name = f"batch:{job.id}"
         self._declared: set[str] = set()
 

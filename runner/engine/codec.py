@@ -20,6 +20,7 @@ __all__ = [
     "ATTEMPTS",
     "DESTINATION",
     "MESSAGE",
+    "REPLAYED",
     "ROUTE",
     "SYSTEM",
     "VERIFIED_BY",
@@ -38,6 +39,8 @@ DESTINATION = "x-ebus-destination"
 SCHEMA = "x-ebus-schema"
 CASE_CODE = "x-ebus-case-code"
 ATTEMPTS = "x-ebus-attempts"
+REPLAYED = "x-ebus-replayed"
+"""Header of a message ``ebus dlq replay`` put back: the dead letter it came from."""
 VERIFIED_BY = "ebus-verified-by"
 """Transport meta key: the channel that already ran the adapter's ``verify`` on a raw message
 (the webhook endpoint answers 401 itself), so the inbound worker does not verify it again."""

@@ -35,7 +35,7 @@ from tenacity import (
 from runner.adapter_api import CallContext, RawMessage
 from runner.bus import ACK, Disposition, Message, OutMessage
 from runner.engine.breaker import CircuitBreaker
-from runner.engine.codec import ATTEMPTS, CASE_CODE, decode_envelope
+from runner.engine.codec import ATTEMPTS, CASE_CODE, REPLAYED, decode_envelope
 from runner.engine.plan import DestinationPlan
 from runner.engine.services import Services
 from runner.errors import MessageRejected, PermanentError, TransientError
@@ -167,11 +167,17 @@ class DeliveryWorker:
         envelopes = [decode_envelope(m) for m in chunk]
         fresh: list[int] = []
         # what the destination already has, and a re-read duplicate in the same batch, go once
-        seen = self.services.idempotency.delivered_among(
-            self.name, [e.message_id for e in envelopes]
-        )
+        ids = [e.message_id for e in envelopes]
+        seen = self.services.idempotency.delivered_among(self.name, ids)
+        # a re-read of a message this destination already gave up on is not tried again (it
+        # would only be dead-lettered again); ``ebus dlq replay`` is the way to send it again
+        dead = self.services.dead_letters.dead_among(self.plan.route, self.plan.key, ids)
         for i, envelope in enumerate(envelopes):
             if envelope.message_id in seen:
+                continue
+            if envelope.message_id in dead and not chunk[i].headers.get(REPLAYED):
+                self._audit("dropped", envelope, {"why": "already dead-lettered here"})
+                seen.add(envelope.message_id)
                 continue
             if not self.mapping.accepts_message(envelope.model_dump(mode="json")):
                 self._audit("dropped", envelope, {"why": "the call does not take it (accepts)"})

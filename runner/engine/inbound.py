@@ -4,22 +4,25 @@ For each batch from ``ebus.in.<system>.<message>``: decode, verify and map every
 message that cannot be mapped goes to the dead-letter store with its reason, and the batch
 goes on), claim a stable message id per (source system, source message id), stamp, run the
 routes' steps, publish to the canonical feeds and the delivery queues (confirmed), append the
-audit events, and only then acknowledge the batch: store, then ack.
+audit events, and only then acknowledge the batch: store, then ack. A route with an ``enrich``
+step hands the envelope to that lookup's queue (``runner.engine.lookups``), which goes on from
+there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from runner.bus import ACK, Disposition, Message, OutMessage
-from runner.engine.codec import DESTINATION, ROUTE, VERIFIED_BY, decode_raw, encode_envelope
+from runner.bus import ACK, Disposition, Message
+from runner.engine.codec import VERIFIED_BY, decode_raw, encode_envelope
 from runner.engine.plan import RoutePlan
 from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
+from runner.engine.steps import Outbox, dispatch
 from runner.errors import MessageRejected
 from runner.logs import get_logger
 from runner.stamp import stamp
@@ -32,11 +35,9 @@ log = get_logger("ebus.inbound")
 
 
 @dataclass
-class _Outbox:
-    """What one batch publishes and records, collected before anything is sent."""
+class _Outbox(Outbox):
+    """What one batch publishes and records, with its counts."""
 
-    by_target: dict[str, list[OutMessage]] = field(default_factory=lambda: defaultdict(list))
-    events: list[AuditEvent] = field(default_factory=list)
     rejected: int = 0
     mapped: int = 0
 
@@ -66,9 +67,7 @@ class InboundWorker:
         for (_item, draft, received), claim in zip(drafts, claims, strict=True):
             envelope = stamp(draft, message_id=claim.message_id, received_at=received)
             self._fan_out(envelope, claim.first_time, outbox)
-        for target, messages in outbox.by_target.items():
-            self.services.bus.publish(target, messages)
-        self.services.audit.append_many(outbox.events)
+        outbox.send(self.services)
         log.info(
             "inbound batch",
             system=self.system,
@@ -129,17 +128,10 @@ class InboundWorker:
     def _fan_out(self, envelope: Envelope[Any], first_time: bool, outbox: _Outbox) -> None:
         outbox.mapped += 1
         view = envelope.model_dump(mode="json")
+        forward = functools.partial(encode_envelope, envelope)
         sent_to: list[str] = []
         for plan in self.plans:
-            for destination in plan.select(view):
-                target = destination.feed_target or destination.queue
-                assert target is not None
-                outbox.by_target[target].append(
-                    encode_envelope(
-                        envelope, **{ROUTE: plan.route.id, DESTINATION: destination.key}
-                    )
-                )
-                sent_to.append(f"{plan.route.id}/{destination.key}")
+            sent_to += dispatch(self.services, plan, plan.run(view), outbox, forward)
         outbox.events.append(
             AuditEvent(
                 kind="mapped",

@@ -8,17 +8,24 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from pydantic import JsonValue
 
 from runner.adapter_api import AdapterConfig, MessageRejected, Outgoing, RawMessage
 from runner.bus.topology import inbound_queue
+from runner.engine.archive import read_day, render_accepted
 from runner.engine.codec import encode_raw
 from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
 from runner.errors import EbusError, TransientError
 from runner.logs import get_logger
 from runner.stamp import now
+from runner.stores.dead_letters import DeadLetter, letter_event
+from schemas.envelope import EnvelopeDraft
 
 __all__ = ["BusPollContext", "Poller"]
 
@@ -28,11 +35,14 @@ log = get_logger("ebus.poll")
 class BusPollContext:
     """One cycle's context: calls through the system's connection, emits to the bus."""
 
-    def __init__(self, services: Services, system: str) -> None:
+    def __init__(self, services: Services, system: str, archives: Sequence[str] = ()) -> None:
         self.services = services
         self.system = system
+        self.archives = tuple(archives)
+        """The schemas ``day_messages`` may read (a batch job's ``BatchJob.archives``)."""
         self.emitted = 0
         self._cursor_name = f"poll:{system}"
+        self._refused: set[str] = set()
 
     @property
     def now(self) -> dt.datetime:
@@ -75,6 +85,39 @@ class BusPollContext:
             error.located(system=self.system, message=message_id),
             encode_raw(self.system, message_id, stamped),
         )
+
+    def day_messages(self, schemas: Sequence[str], day: dt.date) -> list[dict[str, Any]]:
+        """The archived envelopes of ``schemas`` received on ``day``, in the order received
+        (``PermanentError`` for a schema not in ``archives``, see ``read_day``)."""
+        return read_day(self.services, self.archives, schemas, day, self.now.date())
+
+    def render_document(self, message: str, envelopes: Sequence[Mapping[str, Any]]) -> bytes:
+        """The outbound mapping's document of the envelopes it accepts (``b""`` for none); one
+        it cannot render is dead-lettered (once per context) and left out."""
+        mapping = self.services.project.outbound_mapping(self.system, message)
+        rendered = render_accepted(mapping, envelopes)
+        for envelope, error in rendered.refused:
+            if envelope.message_id not in self._refused:
+                self._refused.add(str(envelope.message_id))
+                self._dead_letter(message, envelope, error)
+        return rendered.document
+
+    def _dead_letter(
+        self, message: str, envelope: EnvelopeDraft[Any], error: MessageRejected
+    ) -> None:
+        located = error.located(system=self.system, message=message)
+        letter = DeadLetter.from_error(
+            located,
+            stage="delivery",
+            body=json.dumps(envelope.to_json_dict(), ensure_ascii=False).encode("utf-8"),
+            source_message_id=envelope.source_message_id,
+            message_id=envelope.message_id,
+            case_code=envelope.case_code,
+        )
+        stored = self.services.dead_letters.put(letter)
+        detail: dict[str, JsonValue] = {"rule": located.rule, "reason": located.reason[:300]}
+        self.services.audit.append_many([letter_event(stored, "dead_lettered", detail)])
+        log.warning("not rendered", system=self.system, message=message, rule=located.rule)
 
 
 class Poller:

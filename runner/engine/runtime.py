@@ -1,7 +1,8 @@
 """The bus process: every worker of the compiled routes on threads, until told to stop.
 
 One thread per inbound queue (mapping and fan-out), one per destination queue (delivery, so a
-slow destination only delays itself), one per polled system. ``ebus run`` starts this; run as
+slow destination only delays itself), one per polled system, and the day archive's when a
+connected batch job reads a day (``runner.engine.archive``). ``ebus run`` starts this; run as
 many processes as needed on RabbitMQ: they compete for the same queues.
 """
 
@@ -16,9 +17,11 @@ from dataclasses import dataclass, field
 from runner.batch.scheduler import BatchScheduler, batch_scheduler
 from runner.bus import Handler
 from runner.bus.topology import inbound_queue, route_queue
+from runner.engine.archive import ArchiveWorker, archive_worker
 from runner.engine.delivery import DeliveryWorker
 from runner.engine.feeds import FeedRouteWorker
 from runner.engine.inbound import InboundWorker
+from runner.engine.lookups import LookupWorker
 from runner.engine.plan import RoutePlan, build_feed_plans, build_plans, topology_of
 from runner.engine.polling import Poller
 from runner.engine.services import Services
@@ -43,11 +46,13 @@ class Runtime:
     errors: list[BaseException] = field(default_factory=list)
     inbound: dict[str, InboundWorker] = field(default_factory=dict)
     delivery: dict[str, DeliveryWorker] = field(default_factory=dict)
+    lookups: dict[str, LookupWorker] = field(default_factory=dict)
     pollers: dict[str, Poller] = field(default_factory=dict)
     feeds: dict[str, FeedRouteWorker] = field(default_factory=dict)
     webhook: WebhookServer | None = None
     batch: BatchScheduler | None = None
     transfers: TransferLoops | None = None
+    archive: ArchiveWorker | None = None
 
     def prepare(self) -> None:
         """Compile the plans, declare the topology and build the workers (no thread yet)."""
@@ -57,6 +62,9 @@ class Runtime:
         connected = set(self.services.settings.systems)
         self.batch = batch_scheduler(self.services)
         self.transfers = transfer_loops(self.services)
+        self.archive = archive_worker(self.services)  # only when a connected job reads a day
+        if self.archive is not None:
+            self.archive.declare()
         for plan in feed_plans:
             self.feeds[route_queue(plan.route.id)] = FeedRouteWorker(self.services, plan)
             self._add_deliveries(plan, connected)
@@ -82,6 +90,11 @@ class Runtime:
                 self.pollers[system] = Poller(self.services, system, interval)
 
     def _add_deliveries(self, plan: RoutePlan, connected: set[str]) -> None:
+        for lookup in plan.lookups:  # an enrich step: a worker of its own, like a destination
+            if lookup.spec.system in connected:
+                self.lookups[lookup.queue] = LookupWorker(self.services, plan, lookup)
+            else:
+                log.warning("lookup system not configured: its messages wait", queue=lookup.queue)
         for destination in plan.destinations:
             if destination.queue is None:
                 continue
@@ -96,9 +109,14 @@ class Runtime:
 
     def start(self) -> None:
         """Start every worker thread."""
-        if not self.inbound and not self.delivery:
+        if not (self.inbound or self.delivery or self.feeds or self.lookups):
             self.prepare()
-        workers: dict[str, Handler] = {**self.inbound, **self.feeds, **self.delivery}
+        workers: dict[str, Handler] = {
+            **self.inbound,
+            **self.feeds,
+            **self.lookups,
+            **self.delivery,
+        }
         for queue, worker in workers.items():
             self._spawn(f"consume {queue}", self._consumer(queue, worker))
         for system, poller in self.pollers.items():
@@ -109,6 +127,9 @@ class Runtime:
             self._spawn("batch scheduler", functools.partial(self.batch.run, self.stop))
         for name, target in self.transfers.threads(self.stop) if self.transfers else ():
             self._spawn(name, target)
+        if self.archive is not None:
+            for name, target in self.archive.threads(self.stop, self.batch_size, self.batch_wait_s):
+                self._spawn(name, target)
         log.info(
             "running",
             inbound=len(self.inbound),

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Dialect,
     Index,
@@ -31,6 +32,7 @@ __all__ = [
     "audit_head",
     "audit_log",
     "cursors",
+    "day_archive",
     "dead_letters",
     "deliveries",
     "idempotency_keys",
@@ -145,6 +147,7 @@ dead_letters = Table(
     Column("body", LargeBinary, nullable=False),
     Index("ix_ebus_dead_letters_status_system", "status", "system"),
     Index("ix_ebus_dead_letters_system", "system"),
+    Index("ix_ebus_dead_letters_message_id", "message_id"),
 )
 
 idempotency_keys = Table(
@@ -171,3 +174,17 @@ cursors = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+day_archive = Table(
+    "ebus_day_archive",
+    metadata,
+    # Arrival order in the archive: the tie-break of envelopes received in the same second.
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("message_id", String(26), nullable=False, unique=True),
+    Column("schema", String(128), nullable=False),
+    Column("day", Date, nullable=False),  # of received_at, Asia/Shanghai
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("envelope", Text, nullable=False),
+    Index("ix_ebus_day_archive_day_schema", "day", "schema"),
+)
+"""Canonical envelopes by schema and received day, for batch jobs (``runner.stores.archive``)."""

@@ -194,6 +194,22 @@ class DeadLetterStore:
             rows = conn.execute(query).mappings().all()
         return [DeadLetterSummary.model_validate(dict(row)) for row in rows]
 
+    def dead_among(self, route: str, destination: str, message_ids: Iterable[str]) -> set[str]:
+        """Which of ``message_ids`` lie dead-lettered (not replayed) for this route destination."""
+        ids = list(dict.fromkeys(message_ids))
+        c = dead_letters.c
+        found: set[str] = set()
+        with self._db.read() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(c.message_id).where(
+                    c.message_id.in_(ids[start : start + 500]),
+                    c.route == route,
+                    c.destination == destination,
+                    c.status == "dead",
+                )
+                found.update(row[0] for row in conn.execute(query))
+        return found
+
     def counts(self) -> dict[str, dict[str, int]]:
         """How many letters each system has in each status: ``{system: {status: n}}``."""
         c = dead_letters.c

@@ -91,7 +91,7 @@ def test_the_printed_commands_work_on_the_demo_store(demo: Demo):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(demo.workdir)
         trace = runner.invoke(app, ["trace", case_code[1], "--store", STORE_URL])
-        letters = runner.invoke(app, ["dlq", "list", "--store", STORE_URL])
+        letters = runner.invoke(app, ["dlq", "list", "--store", STORE_URL, "--limit", "100000"])
         verify = runner.invoke(app, ["audit", "verify", "--store", STORE_URL])
     assert trace.exit_code == 0
     kinds = [line.split()[1] for line in trace.output.splitlines()]

@@ -14,16 +14,17 @@ from typer.testing import CliRunner
 
 from adapters.admin_criminal import SPEC
 from adapters.admin_criminal._signing import key_bytes, sign, verify
-from adapters.admin_criminal._transforms import end_of_day_plus, plus_hours
 from adapters.admin_criminal._wire import routing_key
 from runner.adapter_api import MessageRejected, RawMessage
 from runner.cli import app
 from runner.dryrun import map_message, render_message
+from runner.mapping.transforms import get_transform
 from runner.project import load_project
 from schemas.timeutil import SHANGHAI
 from tests.adapters.admin_criminal.conftest import INBOUND, PACKAGES, SAMPLES, facts
 
 PROJECT = load_project()
+end_of_day_plus, plus_hours = get_transform("end_of_day_plus"), get_transform("plus_hours")
 POLICE_KEY = key_bytes(str(SPEC.demo_config["police_key"]))
 BUS_KEY = key_bytes(str(SPEC.demo_config["bus_key"]))
 

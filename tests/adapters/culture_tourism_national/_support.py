@@ -1,5 +1,5 @@
 """Helpers of the culture_tourism_national tests: samples, config, a job context with a day's
-canonical messages (what the upload job needs from the runtime, see ``DayMessages``)."""
+canonical messages (``day_messages``) and the project's outbound mapping (``render_document``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from adapters._simulators.polling import RecordingPollContext
 from adapters.culture_tourism_national import SPEC, CultureTourismConfig
 from runner.adapter_api import Outgoing, RawMessage
 from runner.dryrun import DryRun, map_message
+from runner.engine.archive import render_accepted
 from runner.project import load_project
-from schemas import parse_envelope
 from schemas.timeutil import SHANGHAI
 from tests.conftest import SPECS
 
@@ -69,17 +69,17 @@ def unstamped(result: DryRun) -> list[dict[str, Any]]:
     ]
 
 
-def render_document(envelopes: Sequence[Mapping[str, Any]]) -> bytes:
+def render_document(
+    envelopes: Sequence[Mapping[str, Any]], message: str = "upload_daily_package"
+) -> bytes:
     """What the runtime's ``render_document`` gives: the outbound mapping's document of the
-    envelopes the mapping accepts."""
-    mapping = PROJECT.outbound_mapping(SYSTEM, "upload_daily_package")
-    views = [mapping.view(parse_envelope(dict(e), draft=True)) for e in envelopes]
-    taken = [v for v in views if mapping.accepts_message(v)]
-    return mapping.render(taken) if taken else b""
+    envelopes the mapping accepts (and can render)."""
+    return render_accepted(PROJECT.outbound_mapping(SYSTEM, message), envelopes).document
 
 
 class DayContext(RecordingPollContext):
-    """A recording job context with a live clock and the canonical messages of each day."""
+    """A recording job context with a live clock and the canonical messages of each day
+    (``archive``, by received day)."""
 
     def __init__(
         self,
@@ -87,9 +87,13 @@ class DayContext(RecordingPollContext):
         clock: Callable[[], dt.datetime],
         days: Mapping[dt.date, list[Mapping[str, Any]]] | None = None,
     ) -> None:
-        super().__init__(send, now=clock())
+        super().__init__(
+            send,
+            now=clock(),
+            archive=days,
+            render=lambda message, envelopes: render_document(envelopes, message),
+        )
         self._clock = clock
-        self.days = dict(days or {})
 
     @property  # type: ignore[override]
     def now(self) -> dt.datetime:
@@ -99,15 +103,6 @@ class DayContext(RecordingPollContext):
     @now.setter
     def now(self, value: dt.datetime) -> None:
         pass
-
-    def day_messages(self, schemas: Sequence[str], day: dt.date) -> list[Mapping[str, Any]]:
-        """The day's canonical envelopes of ``schemas``."""
-        return [e for e in self.days.get(day, []) if e["schema"] in schemas]
-
-    def render_document(self, message: str, envelopes: Sequence[Mapping[str, Any]]) -> bytes:
-        """The outbound mapping's document (``message`` is always upload_daily_package)."""
-        assert message == "upload_daily_package"
-        return render_document(envelopes)
 
 
 __all__ = [

@@ -3,6 +3,7 @@ blacklist download â€” and what the ministry's side checks and answers (README Â
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import httpx
@@ -62,8 +63,8 @@ def outcomes(ctx: DayContext) -> list[tuple[str, str, str | None]]:
 
 def test_the_spec_declares_both_daily_jobs_with_their_schedules():
     assert {j.name: j.schedule for j in SPEC.batch_jobs} == {
-        "culture_tourism_national.daily_upload": "30 1 * * *",
-        "culture_tourism_national.blacklist": "30 6 * * *",
+        "daily_upload": "30 1 * * *",
+        "blacklist": "30 6 * * *",
     }
 
 
@@ -145,7 +146,7 @@ def test_a_failed_batch_fails_the_job_and_the_next_run_uploads_the_day_anew(
 def test_a_different_package_for_a_finished_date_is_refused_permanently(ctx, settings, simulator):
     UPLOAD_JOB.run(ctx, settings, D1)
     ctx.facts.clear()
-    ctx.days[D1] = ctx.days[D1][:2]
+    ctx.archive[D1] = ctx.archive[D1][:2]
     with pytest.raises(PermanentError) as refused:
         UPLOAD_JOB.run(ctx, settings, D1)
     assert refused.value.code == "2004"
@@ -213,11 +214,28 @@ def test_a_malformed_answer_fails_the_upload_without_a_traceback(ctx, settings, 
     assert "unreadable answer" in str(broken.value)
 
 
-def test_a_runtime_without_day_messages_is_told_what_the_job_needs(connection, settings, clock):
-    plain = RecordingPollContext(connection.send, now=clock.now)
-    with pytest.raises(PermanentError) as missing:
-        UPLOAD_JOB.run(plain, settings, D1)
-    assert missing.value.code == "NO_DAY_MESSAGES"
+def test_a_day_without_messages_is_uploaded_as_an_empty_package(
+    connection, settings, clock, simulator
+):
+    quiet = RecordingPollContext(connection.send, now=clock.now)  # no archive, no renderer
+    UPLOAD_JOB.run(quiet, settings, D1)
+    (batch,) = simulator.batches.values()
+    assert (batch.biz_date, batch.records, batch.status) == ("20240305", (), "SUCCESS")
+
+
+def test_the_upload_job_declares_the_schemas_it_reads_and_only_them():
+    assert UPLOAD_JOB.archives == ("enforcement.case.v1", "enforcement.penalty_decision.v1")
+    assert BLACKLIST_JOB.archives == ()
+
+
+def test_the_package_leaves_out_what_the_mapping_does_not_accept(ctx, settings, simulator):
+    other = copy.deepcopy(ctx.archive[D1][0])
+    other["payload"]["agency"]["domain"] = "SC"  # not a culture/tourism agency
+    ctx.archive[D1] = [other, *ctx.archive[D1][1:]]
+    UPLOAD_JOB.run(ctx, settings, D1)
+    (batch,) = simulator.batches.values()
+    assert len(batch.records) == 4
+    assert other["payload"]["case_code"] not in {r for _, r in batch.records}
 
 
 def test_the_blacklist_before_six_is_retried_in_half_an_hour_then_mapped(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import io
+import json
+import re
 import zipfile
 
 import pytest
@@ -12,7 +14,9 @@ from lxml import etree
 from adapters.culture_tourism_national import build_package, read_package, upload_request
 from adapters.culture_tourism_national._package import PACKAGE_NS
 from runner.adapter_api import MessageRejected, PermanentError
+from runner.engine.archive import render_accepted
 from tests.adapters.culture_tourism_national._support import (
+    PROJECT,
     at,
     config,
     render_document,
@@ -100,11 +104,16 @@ def test_text_is_escaped_as_xml():
     )
 
 
-def test_a_decision_with_detention_is_refused_with_the_code_table_named():
+def test_a_decision_with_detention_is_left_out_with_the_code_table_named():
     decision = copy.deepcopy(_inputs()[3])
     decision["payload"]["penalty_kinds"] = ["detention"]
-    with pytest.raises(MessageRejected, match=r"penalty_type.*\[unknown_code\]"):
-        render_document([decision])
+    mapping = PROJECT.outbound_mapping("culture_tourism_national", "upload_daily_package")
+    rendered = render_accepted(mapping, [_inputs()[0], decision])
+    ((draft, refused),) = rendered.refused
+    assert draft.payload.decision_no == decision["payload"]["decision_no"]
+    assert re.search(r"penalty_type.*\[unknown_code\]", str(refused))
+    assert json.loads(rendered.document)["records"][0]["type"] == "CASE"
+    assert render_document([decision]) == b""
 
 
 def test_a_package_over_the_size_limit_is_refused_before_the_call():

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from adapters._simulators.http import HttpSimulator, Request, Response
+from adapters._transports.ratelimit import GatedConnection
 from adapters.health import HealthConfig
 from adapters.health.simulator import HealthApi
-from adapters.health.transport import HealthConnection, RateGate, open_transport
+from adapters.health.transport import RateGate, open_transport
 from tests.adapters.health.samples import config
 
 
@@ -32,7 +33,7 @@ class Live:
 
     api: HealthApi
     simulator: HttpSimulator
-    connection: HealthConnection
+    connection: GatedConnection
     gate: RateGate
     clock: FakeClock
 

@@ -227,14 +227,14 @@ def test_fewer_than_two_officers_rejects_the_record():
     one = record("lumei_v1")
     one["officers"] = one["officers"][:1]
     error = _rejection(one)
-    assert (error.rule, error.field) == ("min_items", "payload.officers")
+    assert (error.rule, error.field) == ("count", "payload.officers")
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "rule"),
     [
         ({"id": "1793118836455112706.0"}, "id", "id_format"),
-        ({"version": 0}, "version", "number_range"),
+        ({"version": 0}, "version", "whole_number_range"),
         ({"version": "2"}, "version", "whole_number"),
         ({"caseNo": ""}, "caseNo", "required"),
         ({"registerTime": "2025-06-05"}, "registerTime", "epoch_format"),

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import pytest
 
 from adapters._simulators.http import HttpSimulator, Request, Response
+from adapters._transports.ratelimit import GatedConnection
 from adapters.hotline_12345.simulator import Hotline12345Platform
-from adapters.hotline_12345.transport import Hotline12345Connection, RateGate, open_transport
+from adapters.hotline_12345.transport import RateGate, open_transport
 from tests.adapters.hotline_12345.samples import config
 
 
@@ -30,7 +31,7 @@ class Live:
 
     platform: Hotline12345Platform
     simulator: HttpSimulator
-    connection: Hotline12345Connection
+    connection: GatedConnection
     gate: RateGate
     clock: FakeClock
 

@@ -1,23 +1,14 @@
-"""The adapter's spec object: the README's message types, its config and demo config, and the
-small transforms its mappings use (README §1, §3, §5.1)."""
+"""The adapter's spec object: the README's message types, its config and demo config (README §1,
+§3); the shared transforms its mappings use are tested in ``tests/runner/mapping``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import pytest
 
 from adapters.hotline_12345 import SPEC, Hotline12345Config
-from adapters.hotline_12345.transforms import (
-    WholeNumberParams,
-    add_working_days,
-    division_code,
-    whole_number,
-)
-from runner.adapter_api import MessageRejected, NoParams
 from runner.registry import default_registry
-from schemas.timeutil import SHANGHAI
 from tests.adapters.hotline_12345.samples import SAMPLES
 
 README = SAMPLES.parent / "README.md"
@@ -52,24 +43,3 @@ def test_the_demo_config_is_the_readme_test_key_and_validates():
 def test_an_unknown_config_key_is_an_error():
     with pytest.raises(ValueError, match="extra"):
         Hotline12345Config.model_validate(dict(SPEC.demo_config) | {"apikey": "x"})
-
-
-def test_working_days_skip_weekends_and_keep_the_clock_time():
-    friday = dt.datetime(2025, 3, 14, 22, 15, 9, tzinfo=SHANGHAI)
-    due = add_working_days.fn({"at": friday, "days": 1}, NoParams())
-    assert due == dt.datetime(2025, 3, 17, 22, 15, 9, tzinfo=SHANGHAI)
-
-
-def test_zero_working_days_is_the_acceptance_time_itself():
-    at = dt.datetime(2025, 3, 15, 10, 2, 44, tzinfo=SHANGHAI)
-    assert add_working_days.fn({"at": at, "days": 0}, NoParams()) == at
-
-
-def test_a_division_code_of_other_length_is_refused():
-    with pytest.raises(MessageRejected):
-        division_code.fn("35010", NoParams())
-
-
-def test_a_boolean_is_not_a_whole_number():
-    with pytest.raises(MessageRejected):
-        whole_number.fn(True, WholeNumberParams())

@@ -230,7 +230,7 @@ def test_a_note_longer_than_500_characters_is_refused_not_truncated():
     item["payload"]["applied_measures"][0]["note"] = "说" * 500
     assert len(_body("feedback", item)["measures"][0]["zxqk"]) == 500
     item["payload"]["applied_measures"][0]["note"] = "说" * 501
-    with pytest.raises(MessageRejected, match=r"\[max_length\]"):
+    with pytest.raises(MessageRejected, match=r"\[length\]"):
         _call("feedback", item)
 
 

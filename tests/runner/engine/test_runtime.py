@@ -161,3 +161,31 @@ def test_a_replayed_dead_letter_is_delivered_once_the_destination_accepts_it(
     statuses = sorted(letter.status for letter in services.dead_letters.list())
     assert statuses == ["dead", "replayed", "replayed"]
     assert replay(services.bus, services.dead_letters, services.audit, ids[:1])[0].skipped
+
+
+def test_a_re_read_of_a_dead_lettered_message_is_not_tried_again_but_a_replay_is(
+    services: Services, sink: SinkServer
+):
+    sink.refuse()
+    runtime = _prepared(services)
+    runtime.start()
+    try:
+        _publish(services, [make_subject(5)])
+        wait_for(lambda: len(services.dead_letters.list()) == 1)
+        calls = sum(sink.calls.values())
+        _publish(services, [make_subject(5)])  # the source sends it again (a re-read)
+        wait_for(lambda: services.bus.depth(inbound_queue(system_of(services), "subject")) == 0)
+        time.sleep(1.0)
+        assert len(services.dead_letters.list()) == 1  # not dead-lettered a second time
+        assert sum(sink.calls.values()) == calls  # and the destination was not called
+        sink.accept()
+        (letter,) = services.dead_letters.list()
+        replay(services.bus, services.dead_letters, services.audit, [letter.id])
+        wait_for(lambda: len(sink.stored) == 1)
+    finally:
+        runtime.shutdown()
+
+
+def system_of(services: Services) -> str:
+    (system,) = services.project.registry.ids()
+    return system

@@ -1,7 +1,8 @@
-"""Reading a ZIP from the other side with ``zipfile``, hardened (README §3.3, §5).
+"""Reading a ZIP from the other side with ``zipfile``, hardened, for every adapter that is sent
+archives (culture_tourism_national's daily package and blacklist download).
 
-A download (or, in the simulator, an upload) is refused as a whole, with a ``MessageRejected``
-naming the field and the rule, when the archive:
+An archive is refused as a whole, with a ``MessageRejected`` naming the field and the rule,
+when it:
 
 ==============================================  =================
 cannot be read (not a ZIP, truncated, CRC error)  ``zip_unreadable``
@@ -14,7 +15,10 @@ expands beyond the size limit or ratio (a bomb)   ``zip_bomb``
 ==============================================  =================
 
 Members are read with a bounded read, so a lying size header cannot make us inflate more than
-the limit.
+the limit. Example::
+
+    members = read_members(body, ["blacklist.xml"], field="blacklist", max_bytes=8 << 20)
+    document = members["blacklist.xml"]
 """
 
 from __future__ import annotations

@@ -1,6 +1,4 @@
-"""SOAP 1.2 mechanics for drug_admin (the shared ``adapters._transports.soap`` is SOAP 1.1 only).
-
-Written as the SOAP 1.2 twin of the shared ``SoapService`` so that it can move there as is:
+"""SOAP 1.2 mechanics shared by every SOAP 1.2 adapter: the twin of ``soap.SoapService``.
 
 - ``Soap12Service`` loads the WSDL **once** with zeep (lazily, DTDs, entities and external
   references forbidden), indexes the operations of its SOAP 1.2 port and builds a request
@@ -14,8 +12,16 @@ Written as the SOAP 1.2 twin of the shared ``SoapService`` so that it can move t
   HTTP 429/502/503/504 and a 5xx without a SOAP answer are ``TransientError``.
 
 The WSDL's ``soap12:address`` is never used: calls go to the configured endpoint through
-``adapters._transports.http.HttpTransport`` (README §2.1: the live ``?wsdl`` names an internal
-address).
+``adapters._transports.http.HttpTransport`` (a live ``?wsdl`` often names an internal address).
+The answer's status, parsing and envelope checks are ``soap.soap_body``'s, shared with SOAP 1.1.
+
+Example::
+
+    SERVICE = Soap12Service(WSDL, system="drug_admin", prefixes={"soap12": SOAP12_ENVELOPE})
+    call = SERVICE.request("QueryPenalties", path="/ws/penalty", token=username_token, page=1)
+    answer = SERVICE.read(transport.send(call), "QueryPenalties")
+    if isinstance(answer, Soap12Fault):
+        ...  # the adapter decides: retry or not
 """
 
 from __future__ import annotations
@@ -28,22 +34,31 @@ from typing import Any
 
 from lxml import etree
 
-from adapters._transports.soap import map_zeep_errors
-from adapters.drug_admin._wsse import SOAP12_ENVELOPE, WSSE, WSU
-from runner.adapter_api import (
-    MessageRejected,
-    Outgoing,
-    PermanentError,
-    RawMessage,
-    TransientError,
-    parse_xml,
+from adapters._transports.soap import (
+    SOAP12_ENVELOPE,
+    map_zeep_errors,
+    soap_body,
+    unexpected,
+    wsdl_port,
 )
+from runner.adapter_api import Outgoing, PermanentError, RawMessage
 
-__all__ = ["SOAP12_CONTENT_TYPE", "Soap12Fault", "Soap12Service", "reprefix"]
+__all__ = [
+    "SOAP12_CONTENT_TYPE",
+    "SOAP12_ENVELOPE",
+    "WSSE",
+    "WSU",
+    "Soap12Fault",
+    "Soap12Service",
+    "reprefix",
+]
 
 SOAP12_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+"""The WS-Security namespace (``wsse``)."""
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+"""The WS-Security utility namespace (``wsu``)."""
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -100,7 +115,7 @@ class Soap12Service:
         with self._lock:
             if self._loaded is None:
                 with map_zeep_errors(self.system):
-                    self._loaded = _load_wsdl(self.wsdl, self.system)
+                    self._loaded = _load_wsdl(self.wsdl)
             return self._loaded
 
     def operation_names(self) -> list[str]:
@@ -142,45 +157,17 @@ class Soap12Service:
         ``PermanentError`` for an answer that is unreadable, hostile (a DTD) or not the
         operation's.
         """
-        status = int(raw.meta.get("status", "200"))
-        if status in _RETRY_STATUSES:
-            value = raw.headers.get("retry-after", "")
-            raise TransientError(
-                f"{self.system} {operation}: HTTP {status}",
-                code=f"HTTP{status}",
-                retry_after=float(value) if value.isdigit() else None,
-            )
-        root = self._parse(raw.body, operation, status)
-        body = root.find(f"{{{SOAP12_ENVELOPE}}}Body")
-        if root.tag != f"{{{SOAP12_ENVELOPE}}}Envelope" or body is None:
-            raise self._unexpected(operation, status, "the answer is not a SOAP 1.2 envelope")
+        body, status = soap_body(raw, self.system, operation, SOAP12_ENVELOPE)
         fault = body.find(f"{{{SOAP12_ENVELOPE}}}Fault")
         if fault is not None:
             return _fault(fault, status)
         self.action(operation)
         wrapper = body.find(self._load().responses[operation])
         if status != 200 or wrapper is None:
-            raise self._unexpected(operation, status, f"no {operation}Response in the answer")
+            raise unexpected(
+                self.system, operation, status, f"no {operation}Response in the answer"
+            )
         return wrapper
-
-    def _parse(self, body: bytes, operation: str, status: int) -> etree._Element:
-        try:
-            return parse_xml(body)
-        except MessageRejected as exc:
-            if status >= 500 and exc.rule != "xml_dtd":
-                raise TransientError(
-                    f"{self.system} {operation}: HTTP {status} without a SOAP answer",
-                    code=f"HTTP{status}",
-                ) from exc
-            raise PermanentError(
-                f"{self.system} {operation}: unreadable answer: {exc.reason}", code=exc.rule
-            ) from exc
-
-    def _unexpected(self, operation: str, status: int, why: str) -> Exception:
-        reason = f"{self.system} {operation}: HTTP {status}: {why}"
-        if status >= 500:
-            return TransientError(reason, code=f"HTTP{status}")
-        return PermanentError(reason, code=f"HTTP{status}" if status != 200 else "SOAP_ANSWER")
 
 
 def _fault(fault: etree._Element, status: int) -> Soap12Fault:
@@ -221,21 +208,13 @@ def _copy(source: etree._Element, target: etree._Element) -> None:
         _copy(child, copy)
 
 
-def _load_wsdl(wsdl: str | os.PathLike[str], system: str) -> _Loaded:
+def _load_wsdl(wsdl: str | os.PathLike[str]) -> _Loaded:
     """Parse the WSDL with zeep and index the operations of its SOAP 1.2 port."""
-    from zeep import Client, Settings  # noqa: PLC0415  (zeep loads only when used)
-    from zeep.wsdl.bindings.soap import Soap12Binding  # noqa: PLC0415
-
-    settings = Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    client = Client(os.fspath(wsdl), settings=settings)  # type: ignore[no-untyped-call]
-    for service in client.wsdl.services.values():
-        for port in service.ports.values():
-            if isinstance(port.binding, Soap12Binding):
-                operations = port.binding.all()  # type: ignore[no-untyped-call]
-                return _Loaded(
-                    client,
-                    client.bind(service.name, port.name),
-                    {name: op.soapaction or "" for name, op in operations.items()},
-                    {name: op.output.body.qname.text for name, op in operations.items()},
-                )
-    raise PermanentError(f"{system}: the WSDL has no SOAP 1.2 port", code="SOAP_WSDL")
+    client, proxy, binding = wsdl_port(wsdl, "1.2")
+    operations = binding.all()
+    return _Loaded(
+        client,
+        proxy,
+        {name: op.soapaction or "" for name, op in operations.items()},
+        {name: op.output.body.qname.text for name, op in operations.items()},
+    )

@@ -1,0 +1,222 @@
+"""OAuth2 client credentials (RFC 6749 §4.4): the token call, the token answer, a token cache
+shared per client, and a connection that sends every call with the client's bearer token.
+
+``BearerConnection.send`` takes a token from its ``TokenCache`` (fetching one when there is
+none or fewer than ``margin_s`` seconds of it remain), sends the call with
+``Authorization: Bearer …`` first, and when ``refused(answer)`` says the token is no good (HTTP
+401 by default; a system may add its own codes) refreshes the token once and sends the call
+once more. Whatever the second answer is, it is returned: the answer's mapping decides (a
+second 401 is final: credentials revoked).
+
+Servers that revoke a client's previous token when they issue a new one are common, so every
+connection of a process shares one cache per (endpoint, client id) (``shared_cache``) and
+refreshes single-flight: a worker that finds the token it used already replaced takes the new
+one instead of fetching a third. Tokens and client secrets never reach a log or an error text::
+
+    connection = BearerConnection(
+        transport,
+        shared_cache(endpoint, client_id, margin_s=300),
+        token_call=client_credentials_call("/oauth/token", client_id, secret, scope="api"),
+        read_token=lambda raw: read_token("my_system", raw),
+    )
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from runner.adapter_api import Connection, Outgoing, PermanentError, RawMessage, TransientError
+
+__all__ = [
+    "BearerConnection",
+    "Token",
+    "TokenCache",
+    "bearer",
+    "client_credentials_call",
+    "read_token",
+    "shared_cache",
+    "unauthorized",
+]
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access token and how many seconds it was issued for."""
+
+    access_token: str
+    expires_in: int
+
+    def __repr__(self) -> str:
+        return f"Token(expires_in={self.expires_in})"  # the token itself is a credential
+
+
+def bearer(token: str) -> str:
+    """The ``Authorization`` value of a call made with ``token``."""
+    return f"Bearer {token}"
+
+
+def client_credentials_call(path: str, client_id: str, secret: str, scope: str) -> Outgoing:
+    """``POST path`` with HTTP Basic client credentials and the form body
+    ``grant_type=client_credentials&scope=…`` (RFC 6749 §4.4.2)."""
+    pair = f"{client_id}:{secret}"
+    body = urlencode({"grant_type": "client_credentials", "scope": scope}, quote_via=quote)
+    encoded = body.encode("ascii")
+    headers = {
+        "Authorization": "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii"),
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json",
+        "Content-Length": str(len(encoded)),
+    }
+    return Outgoing(body=encoded, headers=headers, method="POST", path=path, operation="token")
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body.removeprefix(codecs.BOM_UTF8).decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+        return None
+
+
+def _lifetime(value: Any) -> int | None:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)  # some servers send "7200"
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return None
+    return value
+
+
+def read_token(system: str, raw: RawMessage) -> Token:
+    """The token of a token answer (RFC 6749 §5.1: ``access_token``, ``token_type`` bearer in
+    any case, ``expires_in`` a number or its digits). A refusal raises ``PermanentError``
+    (400/401/403: bad credentials) or ``TransientError`` (429 with its ``Retry-After``, 5xx, an
+    answer that is not a token). The answer is never logged."""
+    status = int(raw.meta.get("status") or "200")
+    if status in (400, 401, 403):
+        raise PermanentError(
+            f"{system}: the token endpoint refused the client (HTTP {status})",
+            code=f"HTTP{status}",
+        )
+    if status != 200:
+        wait = raw.headers.get("retry-after", "")
+        raise TransientError(
+            f"{system}: the token endpoint answered HTTP {status}",
+            code=f"HTTP{status}",
+            retry_after=float(wait) if wait.isdigit() else None,
+        )
+    document = _json(raw.body)
+    fields = document if isinstance(document, dict) else {}
+    token, kind = fields.get("access_token"), fields.get("token_type")
+    lifetime = _lifetime(fields.get("expires_in"))
+    if not isinstance(token, str) or not token or not isinstance(kind, str):
+        lifetime = None
+    if lifetime is None or str(kind).lower() != "bearer":
+        raise TransientError(f"{system}: the token answer is malformed", code="TOKEN")
+    return Token(str(token), lifetime)
+
+
+class TokenCache:
+    """One client's current token, refreshed single-flight under a lock.
+
+    A token is replaced ``margin_s`` seconds before it expires (at half its life when it is
+    shorter). ``clock`` is monotonic seconds (tests move it); ``fetches`` counts tokens obtained.
+    """
+
+    def __init__(self, margin_s: int = 300, clock: Clock = time.monotonic) -> None:
+        self.margin_s = margin_s
+        self.fetches = 0
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._refresh_at = 0.0
+
+    def current(self, fetch: Callable[[], Token]) -> str:
+        """The token to use now, fetched first when there is none or it is about to expire."""
+        with self._lock:
+            if self._token is None or self._clock() >= self._refresh_at:
+                self._store(fetch())
+            assert self._token is not None
+            return self._token
+
+    def refresh(self, stale: str, fetch: Callable[[], Token]) -> str:
+        """A token other than ``stale`` (refused by the peer): the one another worker already
+        fetched, or a new one."""
+        with self._lock:
+            if self._token is None or self._token == stale or self._clock() >= self._refresh_at:
+                self._store(fetch())
+            assert self._token is not None
+            return self._token
+
+    def _store(self, token: Token) -> None:
+        self.fetches += 1
+        margin = min(self.margin_s, token.expires_in // 2)
+        self._token = token.access_token
+        self._refresh_at = self._clock() + token.expires_in - margin
+
+
+_CACHES: dict[tuple[str, str], TokenCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def shared_cache(endpoint: str, client_id: str, margin_s: int = 300) -> TokenCache:
+    """The process-wide cache of one client at one endpoint (one token per client)."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get((endpoint, client_id))
+        if cache is None:
+            cache = _CACHES[(endpoint, client_id)] = TokenCache(margin_s)
+        return cache
+
+
+def unauthorized(answer: RawMessage) -> bool:
+    """True for an HTTP 401 answer: the token was refused."""
+    return answer.meta.get("status") == "401"
+
+
+class BearerConnection:
+    """A ``Connection`` that authenticates every call with the client's bearer token."""
+
+    def __init__(
+        self,
+        transport: Connection,
+        cache: TokenCache,
+        *,
+        token_call: Outgoing,
+        read_token: Callable[[RawMessage], Token],
+        refused: Callable[[RawMessage], bool] = unauthorized,
+    ) -> None:
+        self._transport = transport
+        self._cache = cache
+        self._token_call = token_call
+        self._read_token = read_token
+        self._refused = refused
+
+    def send(self, call: Outgoing) -> RawMessage:
+        """Send ``call`` with the current token; on a refused token refresh once and resend."""
+        token = self._cache.current(self._fetch)
+        answer = self._transport.send(_authorised(call, token))
+        if not self._refused(answer):
+            return answer
+        token = self._cache.refresh(token, self._fetch)
+        return self._transport.send(_authorised(call, token))
+
+    def close(self) -> None:
+        """Close the transport (the shared token stays cached)."""
+        self._transport.close()
+
+    def _fetch(self) -> Token:
+        return self._read_token(self._transport.send(self._token_call))
+
+
+def _authorised(call: Outgoing, token: str) -> Outgoing:
+    headers = {"Authorization": bearer(token)}
+    headers |= {k: v for k, v in call.headers.items() if k.lower() != "authorization"}
+    return Outgoing(call.body, headers, call.method, call.path, call.operation)

@@ -1,0 +1,125 @@
+"""A per-key rate-limit gate in front of a transport, for systems that throttle by API key.
+
+Gateways that answer HTTP 429 with ``Retry-After`` (12345, the 卫健委 gateway) want no request
+with that key — not only the refused one — until the wait is over. ``GatedConnection`` wraps a
+transport (usually ``HttpTransport``) and
+
+- while the key's gate is closed, raises ``TransientError`` with the remaining wait as
+  ``retry_after`` instead of calling, so the runtime's retry waits at least that long;
+- after each answer, asks the adapter's ``pause`` function how long that answer closes the gate
+  (a 429's ``Retry-After``, a system's own "key locked" code) and closes it;
+- optionally spaces its calls ``min_interval_s`` apart (it sleeps the remainder).
+
+The gate is process-wide by default (``GATE``): every connection using the same key — a poller
+and the delivery workers of several calls — shares one limit. Keys are held only as SHA-256
+digests (with the system id), never the key itself. The answers are returned unchanged; the
+mappings turn them into delivery outcomes::
+
+    def connect(config):
+        transport = HttpTransport("health", str(config.endpoint))
+        return GatedConnection("health", config.api_key.get_secret_value(), transport,
+                               pause=pause_after_429, code="42901", min_interval_s=0.22)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+
+from runner.adapter_api import Connection, Outgoing, RawMessage, TransientError
+
+__all__ = ["GATE", "GatedConnection", "RateGate", "retry_after_s"]
+
+
+def retry_after_s(header: str | None, *, default: int, maximum: int) -> int:
+    """``Retry-After`` in whole seconds when it is 1..``maximum``, else ``default`` (an HTTP
+    date or a missing header is not waited on exactly)."""
+    text = (header or "").strip()
+    if text.isdigit() and 1 <= int(text) <= maximum:
+        return int(text)
+    return default
+
+
+class RateGate:
+    """When each key (by digest) may send again; thread-safe, on a monotonic clock."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._open_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait_s(self, key: str) -> float:
+        """Seconds until ``key`` may send again (0 when it may now)."""
+        with self._lock:
+            return max(0.0, self._open_at.get(key, 0.0) - self._clock())
+
+    def close_for(self, key: str, seconds: float) -> None:
+        """Hold every request with ``key`` back for ``seconds`` (never shortens a wait)."""
+        with self._lock:
+            until = self._clock() + seconds
+            self._open_at[key] = max(until, self._open_at.get(key, 0.0))
+
+
+GATE = RateGate()
+"""The process-wide gate: one rate limit per key, whatever connection uses it."""
+
+
+class GatedConnection:
+    """A ``Connection``: ``transport`` behind the key's ``RateGate``, optionally paced."""
+
+    def __init__(
+        self,
+        system: str,
+        secret: str,
+        transport: Connection,
+        *,
+        pause: Callable[[RawMessage], float | None],
+        code: str,
+        gate: RateGate = GATE,
+        min_interval_s: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._system = system
+        self._key = hashlib.sha256(f"{system}\0{secret}".encode()).hexdigest()
+        self._transport = transport
+        self._pause = pause
+        self._code = code
+        self._gate = gate
+        self._interval = min_interval_s
+        self._sleep = sleep
+        self._clock = clock
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def _pace(self) -> None:
+        with self._lock:
+            if self._last is not None:
+                left = self._interval - (self._clock() - self._last)
+                if left > 0:
+                    self._sleep(left)
+            self._last = self._clock()
+
+    def send(self, call: Outgoing) -> RawMessage:
+        """Send ``call`` unless the key is held back; close the gate for any wait the answer
+        asks for."""
+        wait = self._gate.wait_s(self._key)
+        if wait > 0:
+            raise TransientError(
+                f"{self._system}: rate limited, no request for another {wait:.0f} s",
+                code=self._code,
+                retry_after=wait,
+            )
+        if self._interval > 0:
+            self._pace()
+        answer = self._transport.send(call)
+        pause = self._pause(answer)
+        if pause is not None:
+            self._gate.close_for(self._key, pause)
+        return answer
+
+    def close(self) -> None:
+        """Close the transport."""
+        self._transport.close()

@@ -1,0 +1,100 @@
+"""The shared rate gate: a closed key sends nothing until its wait is over, whatever connection
+uses it; calls are paced; a key is kept only as a digest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adapters._transports.ratelimit import GatedConnection, RateGate, retry_after_s
+from runner.adapter_api import Outgoing, RawMessage, TransientError
+
+CALL = Outgoing(b"{}", {}, "POST", "/x")
+
+
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Peer:
+    """A transport that answers every call with ``status`` and counts the calls."""
+
+    def __init__(self, status: str = "200", retry_after: str | None = None) -> None:
+        self.status, self.retry_after, self.calls, self.closed = status, retry_after, 0, False
+
+    def send(self, call: Outgoing) -> RawMessage:
+        self.calls += 1
+        headers = {"retry-after": self.retry_after} if self.retry_after else {}
+        return RawMessage(b"{}", headers, {"status": self.status})
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _after_429(answer: RawMessage) -> float | None:
+    if answer.meta.get("status") != "429":
+        return None
+    return retry_after_s(answer.headers.get("retry-after"), default=5, maximum=120)
+
+
+def _connection(peer: Peer, gate: RateGate, secret: str = "key-1", **kw: Any) -> GatedConnection:
+    return GatedConnection("peer", secret, peer, pause=_after_429, code="429", gate=gate, **kw)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("30", 30), (" 7 ", 7), (None, 5), ("0", 5), ("121", 5), ("Wed, 21 Oct 2015 07:28:00 GMT", 5)],
+)
+def test_retry_after_is_taken_within_its_bounds_else_the_default(header, seconds):
+    assert retry_after_s(header, default=5, maximum=120) == seconds
+
+
+def test_after_a_429_no_connection_with_that_key_calls_until_the_wait_is_over():
+    clock = Clock()
+    gate = RateGate(clock)
+    limited, other = Peer("429", "30"), Peer()
+    _connection(limited, gate).send(CALL)
+    with pytest.raises(TransientError) as caught:
+        _connection(other, gate).send(CALL)  # another connection, same key
+    assert (caught.value.code, caught.value.retry_after) == ("429", 30.0)
+    assert other.calls == 0
+    _connection(other, gate, secret="key-2").send(CALL)  # another key is not held back
+    clock.now += 30
+    _connection(other, gate).send(CALL)
+    assert other.calls == 2
+
+
+def test_the_same_secret_of_two_systems_is_two_keys_and_never_kept_in_clear():
+    gate = RateGate(Clock())
+    connection = _connection(Peer("429"), gate, secret="s3cret")
+    connection.send(CALL)
+    other_system = GatedConnection("other", "s3cret", Peer(), pause=_after_429, code="x", gate=gate)
+    other_system.send(CALL)
+    assert "s3cret" not in repr(vars(connection)) + repr(vars(gate))
+
+
+def test_calls_are_spaced_by_the_minimum_interval():
+    clock, slept = Clock(), []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    connection = _connection(Peer(), RateGate(clock), min_interval_s=0.25, sleep=sleep, clock=clock)
+    connection.send(CALL)
+    clock.now += 0.05
+    connection.send(CALL)
+    assert slept == [pytest.approx(0.2)]
+
+
+def test_close_closes_the_transport():
+    peer = Peer()
+    _connection(peer, RateGate()).close()
+    assert peer.closed
