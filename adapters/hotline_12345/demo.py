@@ -395,7 +395,9 @@ class Hotline12345Demo:
             return False
         last = self.platform.log[-1][0]
         with self._lock:
-            return self._read_to >= last
+            read = self._read_to >= last
+        # read is not enough: a cycle the 429 gate cut short reads a page again a cycle later
+        return read and self.log.good <= set(self.platform.accepted)
 
     def check(self, counts: SystemCounts) -> list[str]:
         """Every good dispatch one clue, accepted once; every good feedback stored once."""
