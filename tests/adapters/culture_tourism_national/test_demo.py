@@ -3,31 +3,24 @@ through the batch path, and their messages show in the progress table and the de
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
 
 from adapters.culture_tourism_national.demo import DEMO
 from runner.adapter_api import SystemCounts
-from runner.demo import run_demo
+from tests.adapters.demo_runs import run_alone, summary_row
 
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])[1-9][0-9]{14}(?:[0-9]{2}[0-9Xx])?(?![0-9A-Za-z])")
 
 
 @pytest.fixture(scope="module")
 def demo_text(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str]:
-    out = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(tmp_path_factory.mktemp("demo"))
-        code = run_demo(out, systems=[DEMO], cap_s=60)
-    return code, out.getvalue()
+    return run_alone(DEMO, tmp_path_factory, cap_s=60)
 
 
 def _summary_row(text: str) -> list[int]:
-    summary = text.split("\nsummary after ", 1)[1]
-    row = next(line for line in summary.splitlines() if line.split()[:1] == [DEMO.system])
-    return [int(cell) for cell in row.split()[1:]]
+    return summary_row(text, DEMO.system)
 
 
 def test_the_demo_runs_the_jobs_through_the_runtime_and_ends_as_expected(demo_text):

@@ -4,31 +4,24 @@ complaint checks go back as feedback, and each bad message gives exactly its dea
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
 
 from adapters.hotline_12345.demo import BACKLOG, DEMO, LIVE, Hotline12345Demo
 from runner.adapter_api import SystemCounts
-from runner.demo import run_demo
+from tests.adapters.demo_runs import run_alone, summary_row
 
 PHONE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 
 
 @pytest.fixture(scope="module")
 def demo_text(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str]:
-    out = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(tmp_path_factory.mktemp("demo"))
-        code = run_demo(out, systems=[DEMO], cap_s=75)
-    return code, out.getvalue()
+    return run_alone(DEMO, tmp_path_factory, cap_s=75)
 
 
 def _summary_row(text: str) -> list[int]:
-    summary = text.split("\nsummary after ", 1)[1]
-    row = next(line for line in summary.splitlines() if line.split()[:1] == [DEMO.system])
-    return [int(cell) for cell in row.split()[1:]]
+    return summary_row(text, DEMO.system)
 
 
 def test_the_demo_settles_as_expected(demo_text):
