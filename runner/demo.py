@@ -157,16 +157,25 @@ class AuditTally:
         return len(self._open)
 
     def refresh(self) -> int:
-        """Read the audit rows appended since the last call; returns how many there were."""
+        """Read the audit rows appended since the last call; returns how many of them moved the
+        traffic on (a new message mapped, a delivery, a retry, a dead letter). Re-reads of
+        pollers that find nothing new append rows too, but they move nothing."""
         c = self._table.c
         columns = (c.seq, c.kind, c.system, c.route, c.destination, c.message_id, c.case_code)
         query = select(*columns, c.detail).where(c.seq > self._last_seq).order_by(c.seq)
         with self._db.read() as conn:
             rows = conn.execute(query).mappings().all()
+        before = self._progress()
         for row in rows:
             self._count(row)
             self._last_seq = row["seq"]
-        return len(rows)
+        return len(rows) if self._progress() != before else 0
+
+    def _progress(self) -> tuple[tuple[str, int, int, int, int], ...]:
+        return tuple(
+            (system, n.mapped, n.delivered, n.retried, n.dead_lettered)
+            for system, n in sorted(self.counts.items())
+        )
 
     def _count(self, row: RowMapping) -> None:
         kind, system = row["kind"], row["system"]
