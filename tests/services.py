@@ -44,3 +44,16 @@ def delete_named_queues(names: list[str]) -> None:
         for name in names:
             for queue in (name, dead_letter_queue(name)):
                 channel.queue_delete(queue)
+
+
+def runtime_queues(project: object) -> list[str]:
+    """Every queue a runtime of ``project`` declares on the default vhost: inbound, delivery,
+    lookup and feed-route queues, the transfer workflow's and the day archive's. A test that
+    runs the real project on the shared RabbitMQ deletes them all afterwards, or the feed-bound
+    ones would collect every later test's canonical messages."""
+    from runner.engine import archive  # noqa: PLC0415
+    from runner.engine.plan import build_feed_plans, build_plans, topology_of  # noqa: PLC0415
+    from runner.transfers import worker  # noqa: PLC0415
+
+    topology = topology_of(build_plans(project), build_feed_plans(project))  # type: ignore[arg-type]
+    return [q.name for q in topology.queues] + [worker.QUEUE, archive.QUEUE]

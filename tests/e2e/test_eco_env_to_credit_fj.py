@@ -13,13 +13,12 @@ import pytest
 from adapters.credit_fj.simulator import CreditFjPlatform, maintenance, serve
 from adapters.eco_env._dataset import Dataset, generate_dataset
 from adapters.eco_env.simulator import EcoEnvSimulator
-from runner.engine.plan import build_plans, topology_of
 from runner.engine.runtime import Runtime
 from runner.engine.services import Services
 from runner.project import load_project
 from runner.settings import Settings
 from tests.runner.engine.conftest import wait_for
-from tests.services import AMQP_URL, delete_named_queues, require_rabbitmq
+from tests.services import AMQP_URL, delete_named_queues, require_rabbitmq, runtime_queues
 
 CASES = 40
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -74,7 +73,7 @@ def services(
 ) -> Iterator[Services]:
     project = load_project()
     assert project.issues == []
-    queues = [q.name for q in topology_of(build_plans(project)).queues]
+    queues = runtime_queues(project)
     if request.param == "rabbitmq":
         require_rabbitmq()
         delete_named_queues(queues)  # what an earlier run left must not be counted here

@@ -10,13 +10,14 @@ import pytest
 from adapters._testkit import SinkServer, kit_registry, make_subject
 from adapters._transports.http import http_connector
 from runner.adapter_api import RawMessage
-from runner.bus.topology import inbound_queue
+from runner.bus.topology import delivery_queue, inbound_queue, route_queue
 from runner.engine.codec import encode_raw
 from runner.engine.runtime import Runtime
 from runner.engine.services import Services
 from runner.project import load_project
 from runner.settings import Settings
 from tests.runner.engine.conftest import wait_for
+from tests.services import delete_named_queues
 
 FEED_ROUTE = """\
 id: {route_id}-from-feed
@@ -65,6 +66,11 @@ def test_a_feed_route_delivers_what_another_route_published(
     finally:
         runtime.shutdown()
         services.close()
+        if settings.bus.startswith("amqp"):  # the feed-bound queue would collect later feeds
+            feed_route = f"{route_id}-from-feed"
+            delete_named_queues(
+                [route_queue(feed_route), delivery_queue(feed_route, f"{system}-deliver")]
+            )
 
 
 @pytest.mark.parametrize(
