@@ -22,9 +22,11 @@ from runner.errors import TransientError
 from runner.project import Project, load_project
 from runner.registry import Registry
 from runner.settings import Settings
-from runner.stores import Database
 from schemas.timeutil import SHANGHAI
-from tests.runner.stores.conftest import postgres_schema
+from tests.runner.stores import conftest as stores
+
+store_url = stores.store_url  # the stores' fixtures: an empty store on each backend
+db = stores.db
 
 
 class Clock:
@@ -113,27 +115,6 @@ def project(tmp_path: Path, registry: Registry, system: str) -> Project:
     loaded = load_project(root, registry)
     assert loaded.issues == []
     return loaded
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-    ]
-)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty store on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'var' / 'ebus.db'}"
-        return
-    with postgres_schema() as url:
-        yield url
-
-
-@pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    with Database.open(store_url) as database:
-        yield database
 
 
 @pytest.fixture

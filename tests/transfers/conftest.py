@@ -6,8 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +17,10 @@ from runner.stores import Database
 from runner.transfers import RuleSet, TransferService, load_rules
 from schemas.timeutil import SHANGHAI
 from tests.conftest import SPECS
-from tests.runner.stores.conftest import postgres_schema
+from tests.runner.stores import conftest as stores
+
+store_url = stores.store_url  # the stores' fixtures: an empty store on each backend
+db = stores.db
 
 RULES_DIR = REPO_ROOT / "routes" / "transfer-rules"
 SYSTEMS = SPECS / "systems"
@@ -59,28 +61,6 @@ def rules() -> RuleSet:
     loaded = load_rules(RULES_DIR)
     assert not loaded.issues, [str(i) for i in loaded.issues]
     return loaded
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-    ]
-)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty store on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'var' / 'ebus.db'}"
-        return
-    with postgres_schema() as url:
-        yield url
-
-
-@pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    """The open store, closed after the test."""
-    with Database.open(store_url) as database:
-        yield database
 
 
 @pytest.fixture
