@@ -188,13 +188,15 @@ class JointPunishmentPlatform:
     """The system's state and rules; ``handle`` answers one HTTP request.
 
     ``clients`` maps client ids to secrets; ``clock`` is the system's time (tests move it to
-    expire tokens or to reach the nightly sync). ``organisations`` maps a USCC to the name and
+    expire tokens or to reach the nightly sync); ``sync_window`` is the nightly court data sync
+    (Q9, every query answers 50301), None for none. ``organisations`` maps a USCC to the name and
     法定代表人 the register holds (a query under a different name answers S02). ``feedbacks``
     holds what was stored, by ``feedbackId``.
     """
 
     clients: Mapping[str, str] = field(default_factory=lambda: {DEMO_CLIENT_ID: DEMO_CLIENT_SECRET})
     clock: Callable[[], dt.datetime] = field(default=_now)
+    sync_window: tuple[dt.time, dt.time] | None = (dt.time(1, 0), dt.time(1, 30))
     legacy_gateway: bool = False
     expires_in_as_string: bool = False
     dishonest_style: Literal["string", "number", "boolean"] = "string"
@@ -329,7 +331,8 @@ class JointPunishmentPlatform:
         if sorted(s for s in seqs if isinstance(s, int)) != list(range(1, len(subjects) + 1)):
             raise _Refused("40001")
         now = self.clock()
-        if dt.time(1, 0) <= now.time() < dt.time(1, 30):
+        window = self.sync_window
+        if window is not None and window[0] <= now.time() < window[1]:
             raise _Refused("50301")  # Q9
         results = [self._result(s, document["field"], document["scene"]) for s in subjects]
         results.sort(key=lambda r: str(r.get("subjectType", "9")))  # Q8: by type, not seq

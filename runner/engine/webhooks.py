@@ -8,9 +8,10 @@ order the push specs demand:
 3. ``SPEC.prepare`` and the inbound mapping → refused (or any record refused): ``rejected``;
 4. every mapped record already stored (same source message ids) → ``duplicate``, nothing stored;
 5. publish the raw request, confirmed, to ``ebus.in.<system>.<message>`` and claim its source
-   message ids → ``accepted`` (or ``duplicate`` when a resend in another process claimed them
-   first); the bus cannot store it now → ``unavailable`` (the sender resends). Concurrent
-   resends in one process are serialised per source message id, so only one is stored.
+   message ids → ``accepted``; the bus cannot store it now → ``unavailable`` (the sender
+   resends). Concurrent resends in one process are serialised per source message id, so only
+   one is stored; a resend racing in another process may be stored twice, and the inbound
+   worker's claim gives both copies the same message id (delivery deduplicates on it).
 
 Duplicates are recognised after validation (a push spec may list the duplicate check first;
 the answer is the same, since an event that was stored was valid).
@@ -226,8 +227,11 @@ class WebhookServer:
                 error=f"{type(exc).__name__}: {str(exc)[:200]}",
             )
             return "unavailable"
-        claims = idempotency.claim_many([(system, source_id) for source_id in source_ids])
-        return "accepted" if any(c.first_time for c in claims) else "duplicate"
+        # Claimed after the publish, so that a failed publish leaves nothing that would make
+        # the resend a "duplicate". The inbound worker may claim first (it can consume the
+        # message before this line runs): the answer is still "accepted", this request stored it.
+        idempotency.claim_many([(system, source_id) for source_id in source_ids])
+        return "accepted"
 
     def _refuse(
         self, error: MessageRejected, system: str, message: str, raw: RawMessage

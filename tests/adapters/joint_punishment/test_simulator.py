@@ -123,7 +123,7 @@ def _open(
 
 @pytest.fixture
 def system(server: tuple[HttpSimulator, list[JointPunishmentPlatform]]) -> Iterator[System]:
-    state = JointPunishmentPlatform()
+    state = JointPunishmentPlatform(sync_window=None)
     for debtor in (ZHANG, JINLONG):
         state.add_debtor(debtor)
     state.organisations[MINJIANG[0]] = MINJIANG[1:]
@@ -171,7 +171,7 @@ def test_a_query_answer_maps_to_the_samples_expected_checks(system: System, n: s
 def test_every_spelling_of_is_dishonest_and_null_lists_map_alike(
     server: tuple[HttpSimulator, list[JointPunishmentPlatform]], style: Any
 ):
-    state = JointPunishmentPlatform(dishonest_style=style, null_lists=True)
+    state = JointPunishmentPlatform(dishonest_style=style, null_lists=True, sync_window=None)
     state.add_debtor(ZHANG)
     state.organisations[MINJIANG[0]] = MINJIANG[1:]
     for system in _open(server, state):
@@ -183,7 +183,7 @@ def test_every_spelling_of_is_dishonest_and_null_lists_map_alike(
 def test_a_court_record_with_a_legacy_id_number_maps_to_the_eighteen_digit_form(
     server: tuple[HttpSimulator, list[JointPunishmentPlatform]],
 ):
-    state = JointPunishmentPlatform()
+    state = JointPunishmentPlatform(sync_window=None)
     state.add_debtor(Debtor(**{**vars(ZHANG), "id_number": "350102880615123"}))
     for system in _open(server, state):
         answer = json.loads(system.send("dishonest_query", inputs("dishonest_query-1")).body)
@@ -297,7 +297,7 @@ def test_a_token_revoked_by_a_newer_one_is_refreshed_once_and_the_call_resent(sy
 def test_an_expired_token_behind_the_old_gateway_is_refreshed_on_code_40101(
     server: tuple[HttpSimulator, list[JointPunishmentPlatform]],
 ):
-    for system in _open(server, JointPunishmentPlatform(legacy_gateway=True)):
+    for system in _open(server, JointPunishmentPlatform(legacy_gateway=True, sync_window=None)):
         system.feedback(inputs("feedback-1"))
         system.state.expire_tokens()
         outcome = system.feedback(inputs("feedback-2"))
@@ -336,7 +336,7 @@ def test_a_token_within_300_seconds_of_expiry_is_replaced_before_the_call(system
 def test_wrong_client_credentials_are_a_permanent_error(
     server: tuple[HttpSimulator, list[JointPunishmentPlatform]],
 ):
-    for system in _open(server, JointPunishmentPlatform(), client_secret="wrong"):
+    for system in _open(server, JointPunishmentPlatform(sync_window=None), client_secret="wrong"):
         with pytest.raises(PermanentError, match="HTTP 401"):
             system.send("feedback", inputs("feedback-1"))
         assert system.api_requests(FEEDBACK_PATH) == []
@@ -406,7 +406,7 @@ def test_a_business_error_50000_is_a_batch_retry(system: System):
 def test_an_answer_slower_than_the_read_timeout_is_a_transient_timeout(
     server: tuple[HttpSimulator, list[JointPunishmentPlatform]],
 ):
-    for system in _open(server, JointPunishmentPlatform(), read_timeout_s=0.2):
+    for system in _open(server, JointPunishmentPlatform(sync_window=None), read_timeout_s=0.2):
         system.simulator.inject(Fault(kind="delay", seconds=0.6, path_prefix="/api"))
         with pytest.raises(TransientError) as info:
             system.send("feedback", inputs("feedback-1"))
