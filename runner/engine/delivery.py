@@ -63,13 +63,32 @@ class _Settle:
 
 @dataclass
 class _Hold:
-    """An ordered destination's hold on one case: the retried messages it waits for."""
+    """An ordered destination's hold on one case: its messages still to settle, in order.
 
-    pending: set[str] = field(default_factory=set)
+    ``line`` holds the message ids of the case that were requeued for a retry or postponed
+    behind one, in the case's order (an ordered set: dict keys). A message may be sent only
+    when every id ahead of it in the line goes out in the same call; it leaves the line once
+    settled (delivered or dead-lettered), and the hold ends when the line is empty. The order
+    does not depend on when the broker hands a delayed message back: RabbitMQ's delay buckets
+    round delays up, so a message postponed later may come back earlier.
+    """
+
+    line: dict[str, None] = field(default_factory=dict)
     due: float = 0.0
     """Monotonic time the last retry becomes visible again."""
     until: float = 0.0
     """Monotonic time the hold lapses even if a retry is never seen again."""
+
+    def blocked(self, message_id: str, going: set[str]) -> bool:
+        """Whether an id ahead of ``message_id`` is still out (not among ``going``, the ids of
+        the call being put together); a message not in the line yet joins it at the end."""
+        self.line.setdefault(message_id, None)
+        for ahead in self.line:
+            if ahead == message_id:
+                return False
+            if ahead not in going:
+                return True
+        return False  # unreachable: the id is in the line
 
 
 class DeliveryWorker:
@@ -111,16 +130,19 @@ class DeliveryWorker:
             return self._postpone(batch, wait, "circuit open")
         dispositions: list[Disposition | None] = [None] * len(batch)
         chunk: list[int] = []
+        going: set[str] = set()  # the message ids of ``chunk``
         for index, item in enumerate(batch):
             # holds are looked at just before each call: the call before may have set one
-            hold = self._hold_s(item)
+            hold = self._hold_s(item, going)
             if hold > 0:
                 dispositions[index] = self._postpone([item], hold, "case held for order")[0]
                 continue
             chunk.append(index)
+            if item.message_id:
+                going.add(item.message_id)
             if len(chunk) == self.batch_size:
                 self._run(batch, chunk, dispositions)
-                chunk = []
+                chunk, going = [], set()
         if chunk:
             self._run(batch, chunk, dispositions)
         return [d if d is not None else ACK for d in dispositions]
@@ -131,16 +153,17 @@ class DeliveryWorker:
         for index, disposition in zip(chunk, self._call([batch[i] for i in chunk]), strict=True):
             dispositions[index] = disposition
 
-    def _hold_s(self, item: Message) -> float:
-        """For an ordered destination: how long this message waits behind its case's retries.
+    def _hold_s(self, item: Message, going: set[str]) -> float:
+        """For an ordered destination: how long this message waits behind its case's line.
 
         A case is held from the moment one of its messages is requeued for a retry until every
-        such message is settled (delivered or dead-lettered): later messages of the case are
-        postponed, the retried ones themselves pass. A hold nobody releases (its retry was
-        taken by another process) lapses after ``_Hold.until``.
+        message that queued up behind it is settled (``_Hold``). A message waits while an
+        earlier one of its case is still out, unless that one goes in the same call
+        (``going``). A hold nobody releases (its retry was taken by another process) lapses
+        after ``_Hold.until``.
         """
         case = item.headers.get(CASE_CODE)
-        if not self.ordered or not case:
+        if not self.ordered or not case or not item.message_id:
             return 0.0
         hold = self._held.get(str(case))
         if hold is None:
@@ -149,16 +172,16 @@ class DeliveryWorker:
         if clock >= hold.until:
             self._held.pop(str(case), None)
             return 0.0
-        if item.message_id in hold.pending:
+        if not hold.blocked(item.message_id, going):
             return 0.0
         return max(hold.due - clock, 0.0) + 0.05
 
     def _release(self, envelope: Any) -> None:
-        """A message is settled for good: its case no longer waits for it."""
+        """A message is settled for good: it leaves its case's line."""
         hold = self._held.get(envelope.case_code) if envelope.case_code else None
         if hold is not None:
-            hold.pending.discard(envelope.message_id)
-            if not hold.pending:
+            hold.line.pop(envelope.message_id, None)
+            if not hold.line:
                 del self._held[envelope.case_code]
 
     # --- one call ---------------------------------------------------------------------------
@@ -371,7 +394,7 @@ class DeliveryWorker:
             requeue.append(item.forward(**{ATTEMPTS: json.dumps(history)}))
             if self.ordered and envelope.case_code:
                 hold = self._held.setdefault(envelope.case_code, _Hold())
-                hold.pending.add(envelope.message_id)
+                hold.line.setdefault(envelope.message_id, None)  # keeps its place if it had one
                 clock = time.monotonic()
                 hold.due = max(hold.due, clock + delay)
                 hold.until = max(hold.until, clock + delay + max(60.0, 4 * delay))

@@ -126,16 +126,9 @@ def test_a_permanent_refusal_is_dead_lettered_after_one_attempt(
 
 
 def test_a_destination_down_for_a_while_gets_everything_in_order_per_case(
-    services: Services, sink: SinkServer, request: pytest.FixtureRequest
+    services: Services, sink: SinkServer
 ):
-    if "rabbitmq" in request.node.name:
-        # KNOWN DEFECT, not a passing test: inside the full suite (never alone) the RabbitMQ
-        # variant delivered later messages of a case before earlier retried ones in 4 of 6
-        # runs, split at a consumer-batch boundary, with no worker error. Root cause open; the
-        # embedded variant keeps checking the ordering logic. See the session 2 stop note.
-        request.applymarker(
-            pytest.mark.xfail(reason="per-case order on RabbitMQ: open defect", strict=False)
-        )
+    # tests/runner/engine/test_delivery_order.py hands delayed messages back in the worst order
     sink.server.inject(Fault("status", status=503), times=6)
     runtime = _prepared(services)
     _publish(services, [make_subject(n, cases=3) for n in range(30)])

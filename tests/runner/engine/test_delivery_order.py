@@ -1,0 +1,109 @@
+"""Per-case order of an ordered destination whatever order the broker hands delayed messages
+back in: RabbitMQ's delay buckets round delays up, so a message postponed later can come back
+before one retried earlier. The delivery worker is driven by hand here, its requeues captured,
+and the messages handed back in the worst order."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from adapters._simulators.http import Fault
+from adapters._testkit import SinkServer, make_subject
+from runner.adapter_api import RawMessage
+from runner.bus import Message, OutMessage
+from runner.bus.topology import inbound_queue
+from runner.engine.codec import encode_raw
+from runner.engine.delivery import DeliveryWorker
+from runner.engine.runtime import Runtime
+from runner.engine.services import Services
+
+_tags = itertools.count(1)
+
+
+class Captured:
+    """What the workers published instead of the bus: (queue, message, delay) in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, OutMessage, float]] = []
+
+    def publish(self, target: str, messages: list[OutMessage], *, delay_s: float = 0) -> None:
+        self.sent += [(target, m, delay_s) for m in messages]
+
+    def take(self) -> list[tuple[OutMessage, float]]:
+        """Everything published since the last take."""
+        taken, self.sent = [(m, d) for _, m, d in self.sent], []
+        return taken
+
+
+def _delivered(message: OutMessage, queue: str) -> Message:
+    return Message(
+        message.body, dict(message.headers), message.message_id, next(_tags), False, queue
+    )
+
+
+@pytest.fixture
+def worker_and_bus(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> tuple[DeliveryWorker, dict[int, Message], Captured]:
+    """The kit route's delivery worker, and decisions 0, 3, 6 and 9 (one case) as messages of
+    its queue, keyed by decision number."""
+    runtime = Runtime(services)
+    runtime.prepare()
+    (system,) = services.project.registry.ids()
+    captured = Captured()
+    monkeypatch.setattr(services.bus, "publish", captured.publish)
+    inbound = runtime.inbound[inbound_queue(system, "subject")]
+    (worker,) = runtime.delivery.values()
+    messages: dict[int, Message] = {}
+    for number in (0, 3, 6, 9):
+        raw = encode_raw(system, "subject", RawMessage(make_subject(number, cases=3)))
+        inbound([_delivered(raw, inbound_queue(system, "subject"))])
+        (out,) = [m for target, m, _ in captured.sent if target == worker.queue]
+        captured.sent.clear()
+        messages[number] = _delivered(out, worker.queue)
+    return worker, messages, captured
+
+
+def _hand_back(worker: DeliveryWorker, message: Message, captured: Captured) -> str:
+    """Hand ``message`` back to the worker alone: 'sent' or 'postponed' (requeued)."""
+    worker([message])
+    return "postponed" if captured.take() else "sent"
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_messages_handed_back_in_the_worst_order_still_reach_the_system_in_case_order(
+    worker_and_bus: tuple[DeliveryWorker, dict[int, Message], Captured], sink: SinkServer
+):
+    worker, m, captured = worker_and_bus
+    sink.server.inject(Fault("status", status=503), times=2)  # the first call and its retry
+    worker([m[0], m[3]])  # refused for now: both requeued for a retry, the case is held
+    assert [out.message_id for out, _ in captured.take()] == [m[0].message_id, m[3].message_id]
+    assert _hand_back(worker, m[6], captured) == "postponed"  # behind the retries
+    # the broker hands them back later than, and in the reverse of, the order they went in
+    assert _hand_back(worker, m[6], captured) == "postponed"
+    assert _hand_back(worker, m[3], captured) == "postponed"  # 0 is still out
+    assert _hand_back(worker, m[0], captured) == "sent"
+    assert _hand_back(worker, m[9], captured) == "postponed"  # a newcomer joins the line
+    assert _hand_back(worker, m[6], captured) == "postponed"  # 3 is still out
+    assert _hand_back(worker, m[3], captured) == "sent"
+    assert _hand_back(worker, m[9], captured) == "postponed"  # 6 is still out
+    assert _hand_back(worker, m[6], captured) == "sent"
+    assert _hand_back(worker, m[9], captured) == "sent"
+    assert list(sink.order.values()) == [[0, 3, 6, 9]]
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_a_message_goes_with_the_ones_ahead_of_it_when_they_share_a_call(
+    worker_and_bus: tuple[DeliveryWorker, dict[int, Message], Captured], sink: SinkServer
+):
+    worker, m, captured = worker_and_bus
+    sink.server.inject(Fault("status", status=503), times=2)
+    worker([m[0]])
+    captured.take()
+    assert _hand_back(worker, m[3], captured) == "postponed"
+    worker([m[0], m[3]])  # back together, in order: one call
+    assert captured.take() == []
+    assert list(sink.order.values()) == [[0, 3]]
+    assert sum(sink.calls.values()) == 2
