@@ -107,12 +107,24 @@ class RawMessage:
 @dataclass(frozen=True)
 class CallContext:
     """The facts an outbound call is framed with, fixed so that a render is reproducible:
-    the clock, a nonce, a sequence number and any other value a signature needs."""
+    the clock, a nonce, a sequence number and any other value a signature needs.
+
+    A call sent again (an in-process retry, or a durable retry of the whole call) is rendered
+    and framed again with a fresh ``now`` and ``nonce`` but keeps its ``sequence`` and its
+    ``started`` time, so an idempotency key built from them (a batch number) stays the same.
+    """
 
     now: dt.datetime
     nonce: str = ""
     sequence: int = 1
     extra: Mapping[str, str] = field(default_factory=dict)
+    started: dt.datetime | None = None
+    """When the call was first sent (None: this is the first time, ``now``)."""
+
+    @property
+    def first_sent(self) -> dt.datetime:
+        """``started``, or ``now`` for a call sent for the first time."""
+        return self.started or self.now
 
 
 @dataclass(frozen=True)

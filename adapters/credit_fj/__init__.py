@@ -11,8 +11,9 @@ How the pieces fit:
 - ``mappings/credit_fj/*.yaml`` render the bodies and map the answers; code tables are under
   ``mappings/codes/credit_fj/``.
 - ``SPEC.variables`` gives the push mappings ``batch_no`` = ``MZF`` + yyyyMMddHHmmss +
-  4-digit ``CallContext.sequence``. A batch resent after a timeout keeps its rendered body
-  (same ``batchNo``) and is framed again (new timestamp, nonce and signature).
+  4-digit ``CallContext.sequence``, from the time the batch was first sent
+  (``CallContext.first_sent``): a batch resent after a timeout keeps its ``batchNo`` and is
+  framed again (new timestamp, nonce and signature).
 - ``SPEC.frame`` adds method, path and the signed headers (``adapters.credit_fj.wire``);
   ``SPEC.connect`` opens the shared HTTP transport at ``endpoint`` (connect 5 s, read 30 s).
 - ``SPEC.prepare`` wraps every answer as ``{"http_status", "retry_after", "requested_uscc",

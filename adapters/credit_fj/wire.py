@@ -77,10 +77,11 @@ def batch_no(now: dt.datetime, sequence: int) -> str:
 
 
 def variables(message_id: str, _config: AdapterConfig, call: CallContext) -> Mapping[str, object]:
-    """``batch_no`` for the push mappings (``{var: batch_no}``), from the call's clock and
-    sequence. A resent batch must be re-framed, not re-rendered: it keeps its ``batchNo``."""
+    """``batch_no`` for the push mappings (``{var: batch_no}``), from the time the call was
+    first sent and its sequence: a batch resent after a timeout keeps its ``batchNo`` (README
+    §2.5), with a new timestamp, nonce and signature."""
     if message_id in ("penalty_push", "license_push"):
-        return {"batch_no": batch_no(call.now, call.sequence)}
+        return {"batch_no": batch_no(call.first_sent, call.sequence)}
     return {}
 
 

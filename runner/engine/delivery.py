@@ -16,6 +16,7 @@ broken destination only ever delays its own queue.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import random
@@ -48,6 +49,38 @@ from schemas import DeliveryOutcome
 __all__ = ["DeliveryWorker"]
 
 log = get_logger("ebus.delivery")
+
+
+CALL = "x-ebus-call"
+"""On the messages of a call requeued whole: ``sequence|first send time|size``, so that the
+call goes out again as the same call (``CallContext.started``: e.g. the same batch number)."""
+
+
+@dataclass(frozen=True)
+class _CallId:
+    """What a call keeps when it is sent again: its sequence and when it was first sent."""
+
+    sequence: int
+    started: dt.datetime
+
+    def header(self, size: int) -> str:
+        """The ``CALL`` header of the call's messages."""
+        return f"{self.sequence}|{self.started.isoformat()}|{size}"
+
+    @classmethod
+    def of(cls, chunk: list[Message]) -> _CallId | None:
+        """The call that ``chunk`` was requeued from, when it is exactly that call."""
+        values = {m.headers.get(CALL) for m in chunk}
+        if len(values) != 1:
+            return None
+        (value,) = values
+        try:
+            sequence, started, size = str(value).split("|")
+            if int(size) != len(chunk):
+                return None
+            return cls(int(sequence), dt.datetime.fromisoformat(started))
+        except ValueError:  # absent, or not ours
+            return None
 
 
 @dataclass(frozen=True)
@@ -213,12 +246,15 @@ class DeliveryWorker:
             for i in range(len(chunk))
             if i not in fresh
         }
+        again: str | None = None  # the CALL header when the whole call is sent again
         if fresh:
+            call_id = _CallId.of([chunk[i] for i in fresh]) or _CallId(self._sequence(), now())
             try:
-                outcome = self._send([envelopes[i] for i in fresh])
+                outcome = self._send([envelopes[i] for i in fresh], call_id)
                 settles |= {fresh[j]: s for j, s in enumerate(self._settles(outcome, len(fresh)))}
             except TransientError as exc:
                 self.breaker.failure()
+                again = call_id.header(len(fresh))
                 settles |= {
                     i: _Settle("retry", exc.code, str(exc), retry_after=exc.retry_after)
                     for i in fresh
@@ -245,7 +281,7 @@ class DeliveryWorker:
         )
         requeue: list[OutMessage] = []
         dispositions = [
-            self._settle(chunk[i], envelopes[i], settles[i], delay, requeue)
+            self._settle(chunk[i], envelopes[i], settles[i], delay, requeue, again)
             for i in range(len(chunk))
         ]
         if requeue:  # one publish, in order: the call's messages come back together
@@ -262,16 +298,11 @@ class DeliveryWorker:
             self.services.audit.append_many(self._events)
             self._events = []
 
-    def _send(self, envelopes: list[Any]) -> DeliveryOutcome:
+    def _send(self, envelopes: list[Any], call_id: _CallId) -> DeliveryOutcome:
+        """Send one call, retried in process; each attempt is rendered and framed afresh (new
+        clock and nonce: a signature or timestamp window must not see a replay) as the same
+        call (``call_id``: same sequence, same first send time)."""
         config = self.services.config(self.system)
-        call = CallContext(now=now(), nonce=uuid.uuid4().hex, sequence=self._sequence())
-        variables = (
-            dict(self.adapter.variables(self.message, config, call))
-            if self.adapter.variables
-            else {}
-        )
-        document = self.mapping.render(envelopes, variables)
-        outgoing = self.adapter.outgoing(self.message, document, config, call)
         connection = self.services.connection(self.system)
         retrying = Retrying(
             stop=stop_after_attempt(self.policy.in_process + 1),
@@ -281,6 +312,13 @@ class DeliveryWorker:
         )
         for attempt in retrying:
             with attempt:
+                call = CallContext(
+                    now=now(),
+                    nonce=uuid.uuid4().hex,
+                    sequence=call_id.sequence,
+                    started=call_id.started,
+                )
+                outgoing = self._frame(envelopes, config, call)
                 answer = connection.send(outgoing)
                 answer = RawMessage(
                     answer.body,
@@ -297,6 +335,16 @@ class DeliveryWorker:
                     )
         self.breaker.success()
         return outcome
+
+    def _frame(self, envelopes: list[Any], config: Any, call: CallContext) -> Any:
+        """Render ``envelopes`` and frame them as one call of ``call``."""
+        variables = (
+            dict(self.adapter.variables(self.message, config, call))
+            if self.adapter.variables
+            else {}
+        )
+        document = self.mapping.render(envelopes, variables)
+        return self.adapter.outgoing(self.message, document, config, call)
 
     def _outcome(self, answer: RawMessage, config: Any) -> DeliveryOutcome:
         """The delivery outcome of an answer.
@@ -375,9 +423,16 @@ class DeliveryWorker:
     # --- settling ---------------------------------------------------------------------------
 
     def _settle(
-        self, item: Message, envelope: Any, settle: _Settle, delay: float, requeue: list[OutMessage]
+        self,
+        item: Message,
+        envelope: Any,
+        settle: _Settle,
+        delay: float,
+        requeue: list[OutMessage],
+        again: str | None = None,
     ) -> Disposition:
-        """Settle one message; a retry is appended to ``requeue`` (published by the caller)."""
+        """Settle one message; a retry is appended to ``requeue`` (published by the caller),
+        marked with ``again`` when its whole call is to be sent again as the same call."""
         if settle.status == "accepted":
             self._release(envelope)
             if settle.reason != "already delivered":
@@ -391,7 +446,7 @@ class DeliveryWorker:
             {"at": now().isoformat(), "error": settle.reason[:300], "code": settle.code},
         ]
         if settle.status == "retry" and len(history) < self.policy.attempts:
-            requeue.append(item.forward(**{ATTEMPTS: json.dumps(history)}))
+            requeue.append(item.forward(**{ATTEMPTS: json.dumps(history), CALL: again or ""}))
             if self.ordered and envelope.case_code:
                 hold = self._held.setdefault(envelope.case_code, _Hold())
                 hold.line.setdefault(envelope.message_id, None)  # keeps its place if it had one

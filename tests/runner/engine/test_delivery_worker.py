@@ -1,17 +1,21 @@
-"""Per-case order of an ordered destination whatever order the broker hands delayed messages
-back in: RabbitMQ's delay buckets round delays up, so a message postponed later can come back
-before one retried earlier. The delivery worker is driven by hand here, its requeues captured,
-and the messages handed back in the worst order."""
+"""The delivery worker driven by hand, its requeues captured instead of published:
+
+- per-case order of an ordered destination whatever order the broker hands delayed messages
+  back in (RabbitMQ's delay buckets round delays up, so a message postponed later can come
+  back before one retried earlier);
+- a call sent again is framed afresh (new clock and nonce) as the same call (same sequence and
+  first send time: a batch number stays), and a per-record retry goes in a new call."""
 
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
 from adapters._simulators.http import Fault
 from adapters._testkit import SinkServer, make_subject
-from runner.adapter_api import RawMessage
+from runner.adapter_api import CallContext, RawMessage
 from runner.bus import Message, OutMessage
 from runner.bus.topology import inbound_queue
 from runner.engine.codec import encode_raw
@@ -107,3 +111,53 @@ def test_a_message_goes_with_the_ones_ahead_of_it_when_they_share_a_call(
     assert captured.take() == []
     assert list(sink.order.values()) == [[0, 3]]
     assert sum(sink.calls.values()) == 2
+
+
+class Frames:
+    """Records the call context of every call the worker frames."""
+
+    def __init__(self, worker: DeliveryWorker) -> None:
+        self.calls: list[CallContext] = []
+        self._frame = worker._frame
+
+    def __call__(self, envelopes: list[Any], config: Any, call: CallContext) -> Any:
+        self.calls.append(call)
+        return self._frame(envelopes, config, call)
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_a_call_sent_again_is_framed_afresh_but_stays_the_same_call(
+    worker_and_bus: tuple[DeliveryWorker, dict[int, Message], Captured],
+    sink: SinkServer,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    worker, m, captured = worker_and_bus
+    frames = Frames(worker)
+    monkeypatch.setattr(worker, "_frame", frames)
+    sink.server.inject(Fault("status", status=503), times=2)
+    worker([m[0], m[3]])  # sent, retried in process, then requeued whole
+    back = [_delivered(out, worker.queue) for out, _ in captured.take()]
+    worker(back)  # the whole call again, from the broker
+    first, in_process, durable = frames.calls
+    assert len({first.nonce, in_process.nonce, durable.nonce}) == 3
+    assert first.now <= in_process.now <= durable.now
+    assert in_process.sequence == durable.sequence == first.sequence
+    assert in_process.first_sent == durable.first_sent == first.first_sent
+    assert list(sink.order.values()) == [[0, 3]]
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_part_of_a_call_sent_again_is_a_new_call(
+    worker_and_bus: tuple[DeliveryWorker, dict[int, Message], Captured],
+    sink: SinkServer,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    worker, m, captured = worker_and_bus
+    frames = Frames(worker)
+    monkeypatch.setattr(worker, "_frame", frames)
+    sink.server.inject(Fault("status", status=503), times=2)
+    worker([m[0], m[3]])
+    back = [_delivered(out, worker.queue) for out, _ in captured.take()]
+    worker(back[:1])  # only one of them came back in this batch
+    first, _, alone = frames.calls
+    assert alone.sequence != first.sequence  # e.g. a new batch number
