@@ -17,6 +17,8 @@
     ebus transfers lint
 
 The store URL comes from ``--store``, else ``EBUS_STORE_URL``, else ``sqlite:///var/ebus.db``.
+The deadlines of a step count days as the settings' ``transfers:`` keys say (``--config``, else
+``EBUS_CONFIG``; calendar days without either), as ``ebus run`` does.
 A decision is written to the store with its audit record and its outgoing message in one
 transaction; a running ``ebus run`` relays the message to the bus. ``--at`` records when the
 step was taken when that was earlier than its entry (the statutory clocks start then). Exit
@@ -40,7 +42,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from runner.errors import ConfigError, EbusError
 from runner.project import REPO_ROOT
 from runner.stores.db import DEFAULT_URL, Database, display_url
-from runner.transfers import EvidenceFile, TransferPackage, TransferService, load_rules
+from runner.transfers import (
+    ClockPolicy,
+    EvidenceFile,
+    TransferPackage,
+    TransferService,
+    load_rules,
+)
 from runner.transfers.store import ClockRow
 from schemas.timeutil import SHANGHAI, to_canonical_datetime
 
@@ -59,6 +67,15 @@ StoreUrl = Annotated[
         "--store",
         envvar="EBUS_STORE_URL",
         help="Store URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB.",
+    ),
+]
+ConfigPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="EBUS_CONFIG",
+        help="Settings YAML: its transfers: keys (day count, holidays) set the deadlines.",
     ),
 ]
 By = Annotated[str, typer.Option("--by", help="Who decides (name and office).")]
@@ -101,8 +118,21 @@ class AgencyStep(StrEnum):
     items_handed_over = "items_handed_over"
 
 
+def _policy(config: Path | None) -> ClockPolicy:
+    """The day count of the settings at ``config`` (calendar days without settings)."""
+    if config is None:
+        return ClockPolicy()
+    from runner.settings import load_settings  # noqa: PLC0415
+
+    try:
+        return ClockPolicy.of(load_settings(config).transfers)
+    except ConfigError as exc:
+        raise _fail(f"settings {config}: {exc}") from None
+
+
 @contextmanager
-def _service(url: str) -> Iterator[TransferService]:
+def _service(url: str, config: Path | None = None) -> Iterator[TransferService]:
+    policy = _policy(config)
     try:
         db = Database.open(url, create=False)
     except (ConfigError, SQLAlchemyError) as exc:
@@ -110,7 +140,7 @@ def _service(url: str) -> Iterator[TransferService]:
         typer.echo(f"error: cannot open store {display_url(url)}: {reason}", err=True)
         raise typer.Exit(1) from exc
     try:
-        yield TransferService(db, load_rules(RULES_DIR))
+        yield TransferService(db, load_rules(RULES_DIR), policy=policy)
     finally:
         db.close()
 
@@ -214,8 +244,9 @@ def _decide(
     note: str | None,
     at: dt.datetime | None,
     organ: dict[str, str] | None = None,
+    config: Path | None = None,
 ) -> None:
-    with _service(store) as service:
+    with _service(store, config) as service:
         try:
             applied = service.decide(transfer_id, status, by=by, note=note, at=at, to_organ=organ)
         except EbusError as exc:
@@ -234,10 +265,11 @@ def approve_command(
     organ_kind: Annotated[OrganKind, typer.Option("--organ-kind")] = OrganKind.public_security,
     at: At = None,
     store: StoreUrl = DEFAULT_URL,
+    config: ConfigPath = None,
 ) -> None:
     """Record the agency head's approval of a proposed transfer (Decree 310 Art. 5)."""
     organ = {"name": to_organ, "kind": organ_kind.value} if to_organ else None
-    _decide(store, transfer_id, "approved", by, note, at, organ)
+    _decide(store, transfer_id, "approved", by, note, at, organ, config)
 
 
 @transfers_app.command("refuse")
@@ -247,9 +279,10 @@ def refuse_command(
     note: Note = None,
     at: At = None,
     store: StoreUrl = DEFAULT_URL,
+    config: ConfigPath = None,
 ) -> None:
     """Record the agency head's refusal (its reasons go in --note, Art. 5)."""
-    _decide(store, transfer_id, "refused", by, note, at)
+    _decide(store, transfer_id, "refused", by, note, at, config=config)
 
 
 @transfers_app.command("record")
@@ -260,9 +293,10 @@ def record_command(
     note: Note = None,
     at: At = None,
     store: StoreUrl = DEFAULT_URL,
+    config: ConfigPath = None,
 ) -> None:
     """Record a later agency step: 提请复议, 建议立案监督 or 移交涉案物品."""
-    _decide(store, transfer_id, step.value, by, note, at)
+    _decide(store, transfer_id, step.value, by, note, at, config=config)
 
 
 def _split(option: str, text: str) -> tuple[str, str]:
@@ -313,13 +347,14 @@ def send_command(
     organ_kind: Annotated[OrganKind, typer.Option("--organ-kind")] = OrganKind.public_security,
     at: At = None,
     store: StoreUrl = DEFAULT_URL,
+    config: ConfigPath = None,
 ) -> None:
     """Transfer an approved case (Decree 310 Art. 6): the package goes to the police side
     (admin_criminal) and the procuratorate (two_laws) through a running ``ebus run``."""
     organ = {"name": to_organ, "kind": organ_kind.value} if to_organ else None
     documents = [_split("--document", item) for item in document]
     files = _evidence(evidence or [])
-    with _service(store) as service:
+    with _service(store, config) as service:
         try:
             package = TransferPackage.build(documents, files)
             applied = service.send_package(transfer_id, package, by=by, at=at, to_organ=organ)

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runner.batch._settings import BatchSettings
 from runner.errors import ConfigError
+from runner.transfers._settings import TransferSettings
 
 __all__ = ["DEFAULT_BUS_URL", "DEFAULT_STORE_URL", "Settings", "WebhookSettings", "load_settings"]
 
@@ -70,6 +71,8 @@ class Settings(BaseModel):
     """Serve the webhook endpoint (off when absent)."""
     batch: BatchSettings = Field(default_factory=BatchSettings)
     """Scheduled batch jobs: in-process, or through Apache Airflow (``runner.batch``)."""
+    transfers: TransferSettings = Field(default_factory=TransferSettings)
+    """The transfer core: its day count and deadline watcher (``runner.transfers``)."""
 
 
 def _interpolate(value: Any) -> Any:

@@ -30,7 +30,7 @@ from runner.adapter_api import (
     parse_xml,
 )
 
-__all__ = ["RETRY_AFTER_S", "Answer", "read_answer"]
+__all__ = ["RECORD_ERRORS", "RETRY_AFTER_S", "Answer", "read_answer", "record_reasons"]
 
 _NS = "{http://exchange.whsc.mct.gov.cn/}"
 _S = f"{{{SOAP11_ENVELOPE}}}"
@@ -38,6 +38,15 @@ _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _TRANSIENT_FAULTS = frozenset({"1002", "1004"})
 RETRY_AFTER_S = {"3001": 1800, "4290": 300, "5000": 300}
 """How long to wait after a retryable result code (README §5: 30 min, 5 min, back-off from 5)."""
+RECORD_ERRORS = {
+    "E101": "必填项缺失",
+    "E102": "代码值不在代码表中",
+    "E103": "统一社会信用代码/身份证号校验失败",
+    "E104": "日期格式错误",
+    "E201": "案件身份码与案件不一致",
+    "E204": "处罚种类与业务类别不匹配",
+}
+"""What a record error code of ``queryBatchResult`` means (README §3.2)."""
 
 
 @dataclass(frozen=True)
@@ -89,3 +98,17 @@ def read_answer(raw: RawMessage, operation: str) -> Answer:
         error = TransientError if status >= 500 else PermanentError
         raise error(f"{where}: HTTP {status}: no {operation}Response/return", code="SOAP_ANSWER")
     return Answer((result.findtext("code") or "").strip(), result)
+
+
+def record_reasons(answer: Answer) -> dict[tuple[str, str], str]:
+    """``(recordType, recordId)`` → why the ministry refused that record: its type, id, code
+    and the code's meaning (README §3.2). ``errorMsg`` is left out: it may quote the value it
+    refused, an ID number among them."""
+    reasons: dict[tuple[str, str], str] = {}
+    for error in answer.result.iterfind("errors/error"):
+        kind = (error.findtext("recordType") or "").strip()
+        record_id = (error.findtext("recordId") or "").strip()
+        code = (error.findtext("errorCode") or "").strip()
+        meaning = RECORD_ERRORS.get(code, "unknown record error code")
+        reasons[(kind, record_id)] = f"{kind} {record_id[:60]}: {code} {meaning}"
+    return reasons

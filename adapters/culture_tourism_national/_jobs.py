@@ -14,8 +14,11 @@
 The package's records are the outbound mapping's document (``render_document``) of the day's
 envelopes it accepts (WL agencies of Fujian); a day with none still gets a package (two empty
 lists, README §3.1). Every answer is also emitted (``upload_daily_package_response``,
-``query_batch_result`` with ``meta['package_records']``), stored on the bus for its delivery
-outcome (no worker of the runtime turns a job's answers into outcomes yet).
+``query_batch_result``): the run's context settles it as a delivery outcome (audited; a record
+the ministry refused is dead-lettered with its ``errorCode`` and the code's meaning). A query's
+answer carries ``meta['package_records']`` (what its mapping matches the errors against) and
+``meta['call_records']`` (per package record: the canonical message it came from, and the
+reason of a refusal).
 
 ``blacklist`` for D (06:30 on D+1): ``downloadBlacklist(D)``; ``3001`` (not ready), ``4290``
 and ``5000`` raise ``TransientError``; a download that cannot be opened (sha256, ZIP, XML, DTD)
@@ -27,9 +30,10 @@ is dead-lettered with ``reject`` and raises ``PermanentError``; a good one is em
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
-from adapters.culture_tourism_national._answers import RETRY_AFTER_S, read_answer
+from adapters.culture_tourism_national._answers import RETRY_AFTER_S, read_answer, record_reasons
 from adapters.culture_tourism_national._config import CultureTourismConfig, as_config
 from adapters.culture_tourism_national._package import Package, build_package
 from adapters.culture_tourism_national._wire import (
@@ -80,14 +84,44 @@ def _retry(code: str, what: str) -> TransientError:
 
 def build_day_package(ctx: PollContext, config: CultureTourismConfig, date: dt.date) -> Package:
     """The package of ``date`` from the canonical messages the bus received that day."""
+    return _day_package(ctx, config, date)[0]
+
+
+def _record_key(envelope: dict[str, Any]) -> tuple[str, str]:
+    """The package record an envelope becomes: a case by case_code, a decision by number."""
+    payload = envelope.get("payload") or {}
+    if envelope.get("schema") == "enforcement.case.v1":
+        return ("CASE", str(payload.get("case_code")))
+    return ("DECISION", str(payload.get("decision_no")))
+
+
+def _day_package(
+    ctx: PollContext, config: CultureTourismConfig, date: dt.date
+) -> tuple[Package, list[str | None]]:
+    """The package of ``date`` and, per record, the message id of the envelope it carries
+    (the latest version received that day, as the package takes it)."""
     envelopes = ctx.day_messages(PACKAGE_SCHEMAS, date)
     document = ctx.render_document("upload_daily_package", envelopes) if envelopes else b""
-    return build_package(document, config.org_code, _day(date))
+    package = build_package(document, config.org_code, _day(date))
+    latest = {_record_key(e): str(e.get("message_id")) for e in envelopes}
+    return package, [latest.get((kind, record_id)) for kind, record_id in package.records]
+
+
+def _call_records(state: dict[str, Any], reasons: dict[tuple[str, str], str]) -> str:
+    """``meta['call_records']`` of a query's answer: per package record, in package order."""
+    ids = state.get("message_ids") or [None] * len(state["records"])
+    calls = []
+    for (kind, record_id), message_id in zip(state["records"], ids, strict=True):
+        call = {"message_id": message_id}
+        if (kind, record_id) in reasons:
+            call["reason"] = reasons[(kind, record_id)]
+        calls.append(call)
+    return json.dumps(calls, ensure_ascii=False, separators=(",", ":"))
 
 
 def _upload(ctx: PollContext, config: CultureTourismConfig, date: dt.date) -> dict[str, Any]:
     for attempt in (1, 2):
-        package = build_day_package(ctx, config, date)
+        package, message_ids = _day_package(ctx, config, date)
         raw = ctx.call("upload_daily_package", upload_request(config, package, ctx.now))
         ctx.emit("upload_daily_package_response", raw)
         answer = read_answer(raw, "uploadDailyPackage")
@@ -97,6 +131,7 @@ def _upload(ctx: PollContext, config: CultureTourismConfig, date: dt.date) -> di
                 "batch_id": answer.text("batchId"),
                 "sha256": package.sha256,
                 "records": [list(r) for r in package.records],
+                "message_ids": message_ids,
                 "queried_at": None,
             }
         if answer.code == "2001" and attempt == 1:
@@ -124,7 +159,15 @@ def _query(ctx: PollContext, config: CultureTourismConfig, key: str, state: dict
             )
     raw = ctx.call("query_batch_result", query_batch_result_request(config, batch, ctx.now))
     records = [tuple(r) for r in state["records"]]
-    ctx.emit("query_batch_result", _with_meta(raw, package_records=package_records_meta(records)))
+    try:
+        reasons = record_reasons(read_answer(raw, "queryBatchResult"))
+    except (PermanentError, TransientError):
+        reasons = {}  # the answer's outcome says what went wrong; read again below
+    meta = {
+        "package_records": package_records_meta(records),
+        "call_records": _call_records(state, reasons),
+    }
+    ctx.emit("query_batch_result", _with_meta(raw, **meta))
     answer = read_answer(raw, "queryBatchResult")
     if answer.code in ("4290", "5000"):
         raise _retry(answer.code, f"queryBatchResult {batch}")

@@ -14,7 +14,8 @@ message, so the progress table counts it:
   whole download is dead-lettered and the run fails (a later run would retry it);
 - at ``UPLOAD_AT_S``: the upload job for today (as its 01:30 run tomorrow would, the archive
   of the demo begins today): the package is built from the archived day, uploaded and its
-  result polled — one decision is refused by the ministry (``PARTIAL``).
+  result polled — one decision is refused by the ministry (``PARTIAL``), dead-lettered with
+  the ministry's code (``E103``).
 
 Nothing personal is narrated (counts, states and batch ids only).
 """
@@ -29,6 +30,7 @@ from typing import Any, Protocol
 from adapters.culture_tourism_national._jobs import BLACKLIST_JOB, UPLOAD_JOB
 from adapters.culture_tourism_national.simulator import CultureTourismSimulator
 from runner.adapter_api import DemoSystem, SystemCounts
+from runner.demo_api import specs_dir
 from schemas.timeutil import SHANGHAI
 
 __all__ = ["DEMO", "BatchRunner", "CultureTourismDemo", "RunOutcome"]
@@ -87,8 +89,6 @@ class BatchRunner(Protocol):
 
 
 def _sample_day() -> list[Mapping[str, Any]]:
-    from runner.specs import specs_dir  # noqa: PLC0415  (the demo runs inside the repository)
-
     path = specs_dir() / f"systems/{SYSTEM}/samples/upload_daily_package-1.input.json"
     return list(json.loads(path.read_bytes()))
 
@@ -115,8 +115,9 @@ class CultureTourismDemo:
 
     @property
     def expected_dead_letters(self) -> Mapping[str, int]:
-        """The blacklist entry with an unknown measure code, and the corrupt download."""
-        return {"unknown_code": 1, "sha256_mismatch": 1}
+        """The blacklist entry with an unknown measure code, the corrupt download, and the
+        decision the ministry refused in the package's result."""
+        return {"unknown_code": 1, "sha256_mismatch": 1, "E103": 1}
 
     def bind_batch(self, batch: BatchRunner) -> None:
         """Take the demo's batch runner (called once the runtime is prepared)."""

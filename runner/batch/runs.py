@@ -4,7 +4,10 @@ This is what ``ebus batch run`` does (and so what the Airflow DAGs execute), wha
 ``ebus batch trigger`` does without Airflow, and what the in-process scheduler does when a job
 is due. The job gets the same context as a poll cycle (``BusPollContext``): calls through the
 system's connection, ``emit`` to the bus (stored before it returns), durable facts; its
-``cursor``/``commit`` are its own (``batch:<job id>``), apart from the system's poller.
+``cursor``/``commit`` are its own (``batch:<job id>``), apart from the system's poller. An
+answer the job emits (a message type that maps to a delivery outcome: an upload's receipt, a
+batch result) is settled as a delivery outcome instead (``runner.batch.outcomes``): audited,
+refused records dead-lettered, accepted ones counted in the run's log line.
 
 Example::
 
@@ -22,10 +25,12 @@ from typing import Literal
 from runner.adapter_api import RawMessage
 from runner.batch.jobs import Job
 from runner.batch.ledger import BatchRun, Refused, RunLedger, Trigger, safe_error
+from runner.batch.outcomes import is_answer, settle_answer
 from runner.bus.topology import QueueSpec, Topology, inbound_queue
 from runner.engine.polling import BusPollContext
 from runner.engine.services import Services
 from runner.logs import get_logger
+from runner.stamp import now
 
 __all__ = ["BatchContext", "RunResult", "execute_run", "run_job"]
 
@@ -36,15 +41,37 @@ class BatchContext(BusPollContext):
     """The context of one batch run: a ``BusPollContext`` with the job's own cursor, which
     declares each inbound queue before its first ``emit`` (a run in a fresh process, before any
     ``ebus run`` declared the topology, must not publish into nowhere), and reads the day
-    archive of the schemas the job declares (``BatchJob.archives``)."""
+    archive of the schemas the job declares (``BatchJob.archives``). An answer is settled as
+    a delivery outcome of the run's ``date`` (``runner.batch.outcomes``); ``accepted``,
+    ``rejected`` and ``retry`` add up its records."""
 
-    def __init__(self, services: Services, job: Job) -> None:
+    def __init__(self, services: Services, job: Job, date: dt.date | None = None) -> None:
         super().__init__(services, job.system, job.spec.archives)
+        self.job = job
+        self.date = date
         self._cursor_name = f"batch:{job.id}"
         self._declared: set[str] = set()
+        self.accepted = 0
+        self.rejected = 0
+        self.retry = 0
 
     def emit(self, message_id: str, raw: RawMessage) -> None:
-        """Publish one wire message to ``ebus.in.<system>.<message>`` (confirmed)."""
+        """Publish one wire message to ``ebus.in.<system>.<message>`` (confirmed), or settle
+        an answer as a delivery outcome."""
+        if is_answer(self.services, self.system, message_id):
+            stamped = raw if raw.received_at else RawMessage(raw.body, raw.headers, raw.meta, now())
+            settled = settle_answer(
+                self.services,
+                self.job,
+                self.date,
+                message_id,
+                stamped,
+                (self.recall, self.remember),
+            )
+            self.accepted += settled.accepted
+            self.rejected += settled.rejected
+            self.retry += settled.retry
+            return
         if message_id not in self._declared:
             queue = QueueSpec(inbound_queue(self.system, message_id))
             self.services.bus.declare(Topology(queues=(queue,)))
@@ -105,7 +132,7 @@ def execute_run(services: Services, ledger: RunLedger, job: Job, run: BatchRun) 
     (``KeyboardInterrupt``, ``SystemExit``) is recorded as failed and raised again.
     """
     ledger.start(run.id)
-    context = BatchContext(services, job)
+    context = BatchContext(services, job, run.date)
     beat = _Heartbeat(ledger, run.id, context, ledger.lease.total_seconds() / 4)
     fields = {"job": job.id, "date": run.date.isoformat(), "attempt": run.attempt}
     log.info("batch run started", trigger=run.trigger, **fields)
@@ -126,7 +153,13 @@ def execute_run(services: Services, ledger: RunLedger, job: Job, run: BatchRun) 
         raise
     beat.stop()
     ledger.finish(run.id, "success", emitted=context.emitted, error=None)
-    log.info("batch run succeeded", emitted=context.emitted, **fields)
+    log.info(
+        "batch run succeeded",
+        emitted=context.emitted,
+        accepted=context.accepted,
+        rejected=context.rejected,
+        **fields,
+    )
     return RunResult(job.id, run.date, "success", ledger.get(run.id), None, context.emitted)
 
 

@@ -4,7 +4,8 @@ Each deadline has a key, the exact ``name`` and ``basis`` texts of the canonical
 period: ``3日`` (days) or ``24小时`` (hours). Days are calendar days by default: the day of the
 event is not counted and the deadline is the end (23:59:59 +08:00) of the last day, so an event
 on 2025-05-06 at 15:20 gives 2025-05-09T23:59:59+08:00. ``ClockPolicy(days="working")`` counts
-working days instead (Monday to Friday, minus ``holidays``, plus ``extra_workdays``). Hours are
+working days instead (Monday to Friday, minus ``holidays``, plus ``extra_workdays``); the
+settings' ``transfers:`` key chooses (``ClockPolicy.of``). Hours are
 wall-clock: event + 24 h exactly. Every time is Asia/Shanghai (UTC+08:00, no summer time).
 
 Example::
@@ -19,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from runner.transfers._settings import TransferSettings
 from schemas.timeutil import SHANGHAI
 
 __all__ = ["D310", "DEADLINES", "ClockPolicy", "Deadline", "deadline_by_name"]
@@ -121,6 +123,15 @@ class ClockPolicy:
     days: Literal["calendar", "working"] = "calendar"
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
     extra_workdays: frozenset[dt.date] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, settings: TransferSettings) -> ClockPolicy:
+        """The policy the settings' ``transfers:`` key asks for."""
+        return cls(
+            days=settings.day_count,
+            holidays=frozenset(settings.holidays),
+            extra_workdays=frozenset(settings.extra_workdays),
+        )
 
     def due_at(self, deadline: Deadline, event_at: dt.datetime) -> dt.datetime | None:
         """When ``deadline`` expires for an event at ``event_at``; None when it has no period."""

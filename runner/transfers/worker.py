@@ -31,9 +31,11 @@ from runner.bus.topology import QueueSpec, Topology, feed_binding
 from runner.errors import EbusError
 from runner.logs import get_logger
 from runner.stores.dead_letters import DeadLetter, DeadLetterStore
+from runner.transfers._settings import TransferSettings
 from runner.transfers.package import PackageError
 from runner.transfers.rules import load_rules
 from runner.transfers.service import ORIGIN, ORIGIN_HEADER, TransferService, UnknownTransfer
+from runner.transfers.statutes import ClockPolicy
 from runner.transfers.workflow import IllegalTransition
 from schemas import ENVELOPES, describe
 
@@ -156,14 +158,24 @@ class TransferLoops:
 
     @classmethod
     def open(cls, services: Any) -> TransferLoops:
-        """The loops over a runtime's ``Services`` (rules from ``routes/transfer-rules``)."""
+        """The loops over a runtime's ``Services`` (rules from ``routes/transfer-rules``; the
+        day count and the watcher's interval from the settings' ``transfers:`` key)."""
         rules = load_rules(services.project.root / "routes" / "transfer-rules")
         if rules.issues:
             raise EbusError(
                 f"transfer rules have {len(rules.issues)} problem(s): ebus transfers lint"
             )
-        service = TransferService(services.db, rules)
-        return cls(service, services.bus, TransferWorker(service, services.dead_letters))
+        # a services stand-in without settings (a test's) gets the defaults
+        settings: TransferSettings = getattr(
+            getattr(services, "settings", None), "transfers", TransferSettings()
+        )
+        service = TransferService(services.db, rules, policy=ClockPolicy.of(settings))
+        return cls(
+            service,
+            services.bus,
+            TransferWorker(service, services.dead_letters),
+            watch_every_s=settings.watch_interval_s,
+        )
 
 
 def transfer_loops(services: Any) -> TransferLoops | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from runner.cli import app
+from runner.cli_transfers import _service as transfer_service
 from runner.smcrypto import sm3_hex
 from runner.stores import Database
 from runner.transfers import TransferService
@@ -161,3 +163,31 @@ def test_send_refuses_an_incomplete_package_and_a_malformed_option(
     )
     assert not_approved.exit_code == 1
     assert "'transferred' is not allowed from 'proposed'" in not_approved.output
+
+
+def test_the_steps_count_days_as_the_settings_say(
+    store_url: str, make_service: Callable[[Database], TransferService], tmp_path: Path
+) -> None:
+    _propose(store_url, make_service)
+    settings = tmp_path / "ebus.yaml"
+    settings.write_text("transfers: {day_count: working, holidays: [2025-10-01]}\n", "utf-8")
+    with transfer_service(store_url, settings) as service:
+        assert service.policy.days == "working"
+        assert service.policy.holidays == {dt.date(2025, 10, 1)}
+    with transfer_service(store_url, None) as service:
+        assert service.policy.days == "calendar"
+
+
+def test_a_broken_settings_file_exits_1_naming_it(
+    store_url: str, make_service: Callable[[Database], TransferService], tmp_path: Path
+) -> None:
+    transfer_id = _propose(store_url, make_service)
+    settings = tmp_path / "ebus.yaml"
+    settings.write_text("transfers: {day_count: lunar}\n", "utf-8")
+    result = runner.invoke(
+        app,
+        ["transfers", "refuse", transfer_id, "--by", "局长", "--store", store_url,
+         "--config", str(settings)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert str(settings) in result.output

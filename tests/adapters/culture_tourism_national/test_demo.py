@@ -34,8 +34,11 @@ def test_the_demo_runs_the_jobs_through_the_runtime_and_ends_as_expected(demo_te
 def test_the_jobs_messages_are_counted_and_the_bad_ones_dead_lettered(demo_text):
     _, text = demo_text
     received, mapped, delivered, retried, dead = _summary_row(text)
-    assert (mapped, delivered, retried, dead) == (3, 0, 0, 2)
-    assert received == 3  # the download, its refused entry, the corrupt download
+    # delivered: the package (received by the ministry) and the 4 records it accepted
+    assert (mapped, delivered, retried, dead) == (3, 5, 0, 3)
+    # the download, its refused entry, the corrupt download; the upload's and the query's answers
+    assert received == 5
+    assert "culture_tourism_national delivery E103: 1" in text  # the decision it refused
     assert "culture_tourism_national inbound sha256_mismatch: 1" in text
     assert "culture_tourism_national inbound unknown_code: 1" in text
     assert not ID_NUMBER.search(text)  # the 15-digit ID number of an entry is never printed
