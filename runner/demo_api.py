@@ -3,15 +3,62 @@
 An adapter joins the demo with one module, ``adapters/<id>/demo.py``, exporting
 ``DEMO = DemoSystem(system, start)``; production code never imports it, so simulators never
 load in a real deployment.
+
+Besides the demo's own types it re-exports the little a demo needs of the rest of the runner, so
+that an adapter's ``demo.py`` imports only ``runner.adapter_api`` and ``runner.demo_api``:
+
+- ``specs_dir``: where the interface specifications (and so their samples) are;
+- ``Database``, ``TransferService``, ``RuleSet``, ``TransferPackage``, ``EvidenceFile``: for a
+  peer that also plays the officers of ``ebus transfers`` (``bind_services``), e.g.
+  ``TransferService(services.db, RuleSet())`` approves and sends a transfer as
+  ``ebus transfers approve`` / ``send`` do. These load on first use, not with this module: the
+  adapter API imports this module, and an adapter should not pull in the store and the transfer
+  core.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["DemoPeer", "DemoSystem", "SystemCounts"]
+from runner.specs import specs_dir
+
+if TYPE_CHECKING:
+    from runner.stores.db import Database
+    from runner.transfers import EvidenceFile, RuleSet, TransferPackage, TransferService
+
+__all__ = [
+    "Database",
+    "DemoPeer",
+    "DemoSystem",
+    "EvidenceFile",
+    "RuleSet",
+    "SystemCounts",
+    "TransferPackage",
+    "TransferService",
+    "specs_dir",
+]
+
+_ON_FIRST_USE = {
+    "Database": "runner.stores.db",
+    "EvidenceFile": "runner.transfers",
+    "RuleSet": "runner.transfers",
+    "TransferPackage": "runner.transfers",
+    "TransferService": "runner.transfers",
+}
+"""The re-exports imported on first use, and the module each comes from."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-export of ``_ON_FIRST_USE`` when it is first asked for (PEP 562)."""
+    home = _ON_FIRST_USE.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
 
 
 @dataclass

@@ -4,6 +4,9 @@ A simulator supplies ``handle(request) -> Response``; ``HttpSimulator`` runs it 
 ``ThreadingHTTPServer`` bound to 127.0.0.1 and, before each request, applies the faults queued
 with ``inject``: latency, an HTTP error status (with ``Retry-After``), a dropped connection, or a
 malformed body. Every request is recorded in ``requests`` so tests can count deliveries.
+
+``ServedSimulator`` is the base of a simulator that serves one path on its own ``HttpSimulator``
+(a SOAP service, say): it holds the life cycle, the URLs and the HTTP faults once.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Fault", "HttpSimulator", "Request", "Response"]
+__all__ = ["Fault", "HttpSimulator", "Request", "Response", "ServedSimulator"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ class HttpSimulator:
         """Apply ``fault`` to the next ``times`` requests whose path starts with its prefix."""
         with self._lock:
             self._faults.extend([fault] * times)
+
+    def clear_faults(self) -> None:
+        """Forget the faults not yet applied (a test's leftovers, before the next test)."""
+        with self._lock:
+            self._faults.clear()
 
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -173,3 +181,60 @@ class HttpSimulator:
             do_PUT = _serve  # noqa: N815
 
         return _Handler
+
+
+class ServedSimulator:
+    """Base of a simulator that answers at ``path`` on its own ``HttpSimulator`` (``http``).
+
+    It gives what every such simulator needs besides its behaviour: ``start``/``stop`` (or use it
+    as a context manager), ``endpoint`` and ``wsdl_url``, and ``inject`` for HTTP-level faults.
+    A subclass supplies ``handle(request) -> Response``::
+
+        class Service(ServedSimulator):
+            def handle(self, request: Request) -> Response:
+                return Response(200, b"<ok/>")
+
+        with Service("/services/Exchange") as service:
+            ...  # service.endpoint, service.wsdl_url
+    """
+
+    wsdl_query = "wsdl"
+    """What ``wsdl_url`` puts after the ``?`` (ASMX services write ``WSDL``)."""
+
+    def __init__(self, path: str, port: int = 0) -> None:
+        self.path = path
+        self.http = HttpSimulator(self.handle, port)
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request (the ``HttpSimulator`` handler)."""
+        raise NotImplementedError
+
+    @property
+    def endpoint(self) -> str:
+        """The service URL: ``http://127.0.0.1:<port><path>``."""
+        return self.http.url + self.path
+
+    @property
+    def wsdl_url(self) -> str:
+        """Where the WSDL is served: ``<endpoint>?wsdl`` (or ``?WSDL``, see ``wsdl_query``)."""
+        return f"{self.endpoint}?{self.wsdl_query}"
+
+    def start(self) -> Self:
+        """Start serving."""
+        self.http.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self.http.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def inject(self, fault: Fault, times: int = 1) -> None:
+        """Queue an HTTP-level fault: latency, a status with Retry-After, a drop, a malformed
+        body (``HttpSimulator.inject``)."""
+        self.http.inject(fault, times)

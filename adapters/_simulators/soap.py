@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from adapters._simulators.http import Fault, HttpSimulator, Request, Response
+from adapters._simulators.http import Request, Response, ServedSimulator
 from runner.adapter_api import MessageRejected, parse_xml
 
 __all__ = [
@@ -183,51 +183,23 @@ Operation = Callable[[SoapCall], "str | Response"]
 """An operation: the result string of the call (or a whole ``Response``, for a fault)."""
 
 
-class AsmxSimulator:
+class AsmxSimulator(ServedSimulator):
     """A loopback ASMX SOAP 1.1 endpoint; subclasses supply ``operations`` and ``authenticate``.
 
     ``inject_answer(operation, answer)`` replaces the next answers of an operation (a result
     string or a whole ``Response``); ``inject`` queues the HTTP faults of ``HttpSimulator``.
-    ``calls`` records every SOAP call the service read.
+    ``calls`` records every SOAP call the service read. Life cycle and URLs: ``ServedSimulator``.
     """
 
+    wsdl_query = "WSDL"
+
     def __init__(self, *, wsdl: bytes, path: str, namespace: str, port: int = 0) -> None:
-        self.path = path
         self.namespace = namespace
         self.calls: list[SoapCall] = []
         self._wsdl = wsdl
         self._answers: deque[tuple[str | None, str | Response]] = deque()
         self._lock = threading.Lock()
-        self.http = HttpSimulator(self.handle, port)
-
-    @property
-    def endpoint(self) -> str:
-        """The service URL (``http://127.0.0.1:<port><path>``)."""
-        return self.http.url + self.path
-
-    @property
-    def wsdl_url(self) -> str:
-        """Where the WSDL is served: ``<endpoint>?WSDL``."""
-        return self.endpoint + "?WSDL"
-
-    def start(self) -> AsmxSimulator:
-        """Start serving."""
-        self.http.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self.http.stop()
-
-    def __enter__(self) -> AsmxSimulator:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def inject(self, fault: Fault, times: int = 1) -> None:
-        """Queue an HTTP-level fault (``HttpSimulator.inject``)."""
-        self.http.inject(fault, times)
+        super().__init__(path, port)
 
     def inject_answer(
         self, answer: str | Response, *, operation: str | None = None, times: int = 1

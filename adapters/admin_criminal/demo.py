@@ -46,8 +46,14 @@ from adapters.admin_criminal import SPEC, AdminCriminalConfig
 from adapters.admin_criminal._poll import close_links
 from adapters.admin_criminal.simulator import Package, PoliceSide
 from runner.adapter_api import DemoSystem, SystemCounts, sm3_hex
-from runner.stores.db import Database
-from runner.transfers import EvidenceFile, RuleSet, TransferPackage, TransferService
+from runner.demo_api import (
+    Database,
+    EvidenceFile,
+    RuleSet,
+    TransferPackage,
+    TransferService,
+    specs_dir,
+)
 from schemas.timeutil import SHANGHAI
 
 __all__ = [
@@ -123,8 +129,6 @@ _Life = Generator["str | _Until", Any, None]
 
 
 def _samples(system: str) -> Path:
-    from runner.specs import specs_dir  # noqa: PLC0415  (the demo runs inside the repository)
-
     return specs_dir() / "systems" / system / "samples"
 
 

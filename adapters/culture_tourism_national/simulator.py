@@ -48,7 +48,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from adapters._simulators.http import Fault, HttpSimulator, Request, Response
+from adapters._simulators.http import Request, Response, ServedSimulator
 from adapters._simulators.soap import rewrite_wsdl_address
 from adapters._transports.soap import SOAP11_ENVELOPE
 from adapters.culture_tourism_national._config import MAX_PACKAGE_BYTES
@@ -167,7 +167,7 @@ def _mime(data: bytes) -> str:
     return "\r\n".join(text[i : i + 76] for i in range(0, len(text), 76))
 
 
-class CultureTourismSimulator:
+class CultureTourismSimulator(ServedSimulator):
     """The loopback ProvinceExchangeService (see the module docstring)."""
 
     def __init__(
@@ -197,38 +197,9 @@ class CultureTourismSimulator:
         self._nonces: dict[str, dt.datetime] = {}
         self._corrupt: list[Corruption] = []
         self._lock = threading.RLock()
-        self.http = HttpSimulator(self.handle, port)
+        super().__init__(PATH, port)
 
     # --- life cycle and control ---------------------------------------------------------------
-
-    @property
-    def endpoint(self) -> str:
-        """The service URL."""
-        return self.http.url + PATH
-
-    @property
-    def wsdl_url(self) -> str:
-        """Where the WSDL is served: ``<endpoint>?wsdl``."""
-        return self.endpoint + "?wsdl"
-
-    def start(self) -> CultureTourismSimulator:
-        """Start serving."""
-        self.http.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self.http.stop()
-
-    def __enter__(self) -> CultureTourismSimulator:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def inject(self, fault: Fault, times: int = 1) -> None:
-        """Queue an HTTP-level fault (latency, status with Retry-After, drop, malformed)."""
-        self.http.inject(fault, times)
 
     def set_blacklist(
         self, biz_date: str, entries: Sequence[Mapping[str, str]], *, generated: str = "",

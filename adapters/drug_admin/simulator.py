@@ -46,7 +46,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from adapters._simulators.http import Fault, HttpSimulator, Request, Response
+from adapters._simulators.http import Request, Response, ServedSimulator
 from adapters._simulators.soap import rewrite_wsdl_address
 from adapters.drug_admin._calls import NAMESPACE
 from adapters.drug_admin._dataset import Record, sample_inspections, sample_penalties
@@ -308,7 +308,7 @@ def _flatten(element: etree._Element, prefix: str = "") -> dict[str, str]:
     return fields
 
 
-class DrugAdminSimulator:
+class DrugAdminSimulator(ServedSimulator):
     """The drug_admin service on 127.0.0.1; use as a context manager.
 
     ``clock`` gives the server's time (token window, 31-day range, receipt dates);
@@ -352,38 +352,9 @@ class DrugAdminSimulator:
         self._in_flight = 0
         self._injected: deque[tuple[str | None, SoapFaultKind]] = deque()
         self._lock = threading.Lock()
-        self.http = HttpSimulator(self.handle, port)
+        super().__init__(PATH, port)
 
     # --- lifecycle and controls ----------------------------------------------------------------
-
-    @property
-    def endpoint(self) -> str:
-        """The service URL (``http://127.0.0.1:<port>/jcjc/services/InspectionExchange``)."""
-        return self.http.url + PATH
-
-    @property
-    def wsdl_url(self) -> str:
-        """Where the WSDL is served: ``<endpoint>?wsdl``."""
-        return self.endpoint + "?wsdl"
-
-    def start(self) -> DrugAdminSimulator:
-        """Start serving."""
-        self.http.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self.http.stop()
-
-    def __enter__(self) -> DrugAdminSimulator:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def inject(self, fault: Fault, times: int = 1) -> None:
-        """Queue an HTTP-level fault (latency, 5xx, dropped connection, malformed body)."""
-        self.http.inject(fault, times)
 
     def inject_soap(
         self, kind: SoapFaultKind, *, operation: str | None = None, times: int = 1

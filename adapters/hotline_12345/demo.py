@@ -41,6 +41,7 @@ from typing import Any, Protocol
 from adapters._simulators.http import HttpSimulator, Request, Response
 from adapters.hotline_12345.simulator import Hotline12345Platform, decode_cursor, rate_limited
 from runner.adapter_api import DemoSystem, SystemCounts
+from runner.demo_api import specs_dir
 from schemas.case_code import make_case_code
 from schemas.timeutil import SHANGHAI
 
@@ -189,8 +190,6 @@ def _beijing_now() -> dt.datetime:
 
 def _check_template(sample: str) -> dict[str, Any]:
     """The canonical inspection of a feedback sample (a complaint check the platform recorded)."""
-    from runner.specs import specs_dir  # noqa: PLC0415  (the demo runs inside the repository)
-
     path = specs_dir() / "systems" / "hotline_12345" / "samples" / f"{sample}.input.json"
     document: dict[str, Any] = json.loads(path.read_bytes())
     return document

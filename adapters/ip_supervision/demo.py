@@ -50,6 +50,7 @@ from adapters._simulators.soap import Operation, SoapCall, soap_fault
 from adapters.ip_supervision._calls import OPERATION
 from adapters.ip_supervision.simulator import SupervisionSimulator
 from runner.adapter_api import DemoSystem, MessageRejected, SystemCounts, parse_xml
+from runner.demo_api import specs_dir
 from schemas.case_code import make_case_code
 from schemas.timeutil import SHANGHAI
 
@@ -95,8 +96,6 @@ class FeedPublisher(Protocol):
 
 def _sample_envelopes() -> list[dict[str, Any]]:
     """The canonical inputs of the spec's upload samples, in ``_SAMPLES`` order."""
-    from runner.specs import specs_dir  # noqa: PLC0415  (the demo runs inside the repository)
-
     folder = specs_dir() / "systems" / "ip_supervision" / "samples"
     found: list[dict[str, Any]] = []
     for stem in _SAMPLES:

@@ -33,8 +33,9 @@ from runner.bus.topology import (
     route_queue,
 )
 from runner.errors import MessageRejected
-from runner.mapping.inbound import InboundMapping, _rejection
+from runner.mapping.inbound import InboundMapping
 from runner.mapping.outbound import OutboundMapping
+from runner.mapping.rejection import validation_rejection
 from runner.project import Project
 from runner.routes import (
     ChoiceStep,
@@ -281,13 +282,13 @@ def revalidate(view: Mapping[str, Any]) -> Envelope[Any]:
     try:
         payload = PAYLOADS[name].model_validate(view.get("payload"))
     except ValidationError as exc:
-        raise _rejection(exc, "payload") from None
+        raise validation_rejection(exc, "payload") from None
     try:
         return ENVELOPES[name].model_validate(
             {**view, "payload": payload, "classification": payload.data_class}
         )
     except ValidationError as exc:
-        raise _rejection(exc, "") from None
+        raise validation_rejection(exc, "") from None
 
 
 # --- compiling ----------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from runner.errors import MessageRejected
 from runner.mapping.codes import CodeTable
 from runner.mapping.documents import Format, parse_document, parse_xml
 from runner.mapping.fields import nested_model, required_fields, wire_names
+from runner.mapping.rejection import validation_rejection
 from runner.mapping.rules import (
     Ctx,
     Issue,
@@ -54,7 +55,7 @@ from runner.mapping.rules import (
 from runner.mapping.selectors import Selector
 from runner.mapping.transforms import TRANSFORMS, Transform
 from runner.yamlconf import LineDict, where
-from schemas import DRAFTS, PAYLOADS, DeliveryOutcome, describe
+from schemas import DRAFTS, PAYLOADS, DeliveryOutcome
 from schemas.base import CanonicalModel
 from schemas.case_code import CASE_CODE_PATTERN
 from schemas.envelope import EnvelopeDraft
@@ -167,7 +168,7 @@ class InboundMapping:
                 try:
                     return DeliveryOutcome.model_validate(data)
                 except ValidationError as exc:
-                    raise _rejection(exc, "outcome") from None
+                    raise validation_rejection(exc, "outcome") from None
         return None
 
     def _record(self, node: Any, root: Any, index: int, count: int) -> list[EnvelopeDraft[Any]]:
@@ -194,7 +195,7 @@ class InboundMapping:
         try:
             payload: CanonicalModel = PAYLOADS[output.schema].model_validate(data)
         except ValidationError as exc:
-            raise _rejection(exc, "payload") from None
+            raise validation_rejection(exc, "payload") from None
         ctx.field = "source_message_id"
         source_id = output.source_message_id(ctx) if output.source_message_id else None
         if source_id is None:
@@ -261,26 +262,6 @@ def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return bool(value.strip())
     return bool(value)
-
-
-def _rejection(error: ValidationError, prefix: str) -> MessageRejected:
-    """The first validation error as a rejection naming the field and the rule.
-
-    A required value that came out null (a source field absent) is rule ``required``, not
-    pydantic's type error. The input itself never reaches the reason (it may be L3 data).
-    """
-    first = error.errors(include_url=False)[0]
-    line = describe(error)[0]
-    path, _, rest = line.partition(": ")
-    reason, _, _ = rest.rpartition(" [")
-    rule = str(first["type"])
-    if first.get("input") is None and rule.endswith("_type"):
-        rule, reason = "required", "a required value is missing"
-    field_path = f"{prefix}.{path}" if prefix and path != "(message)" else (prefix or path)
-    more = len(error.errors()) - 1
-    if more:
-        reason += f" (and {more} more error{'s' * (more > 1)})"
-    return MessageRejected(reason, field=field_path, rule=rule)
 
 
 # --- compiling --------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ Example::
     report = audit.verify()      # report.ok, report.first_broken_seq, report.head_hash
     journey = audit.trace("WS-2024-0001")
 
+    with db.write() as conn:     # records that commit or roll back with the caller's rows
+        ...                      # the caller's own writes
+        audit.append_in(conn, [AuditEvent(kind="transfer.proposed", system="admin_criminal")])
+
 ``detail`` holds L1/L2 facts only (sizes, counts, codes, durations, HTTP statuses). A value that
 looks like a resident ID or a mobile number is refused with ``ValueError``.
 """
@@ -124,19 +128,19 @@ class AuditStore:
         if not pending:
             return []
         with self._db.write() as conn:
-            self._db.lock(conn, audit_head)
-            seq, prev_hash = self._head_for_append(conn)
-            rows = []
-            for fields, detail in pending:
-                seq += 1
-                digest = chain_hash(prev_hash, seq, fields, detail)
-                rows.append({**fields, "seq": seq, "prev_hash": prev_hash, "hash": digest})
-                prev_hash = digest
-            conn.execute(audit_log.insert(), rows)
-            conn.execute(
-                self._db.upsert(audit_head, ["id"]).values(id=_HEAD_ID, seq=seq, hash=prev_hash)
-            )
-        return [_record(row) for row in rows]
+            return self._chain(conn, pending)
+
+    def append_in(self, conn: Connection, events: Iterable[AuditEvent]) -> list[AuditRecord]:
+        """Store events in order within the caller's open write transaction ``conn``.
+
+        The records commit or roll back with the caller's own rows, so a state change and its
+        audit trail never part. The chain head is locked here, at the call: a caller that writes
+        its own rows first holds their locks before it waits for the head.
+        """
+        pending = [_stored_fields(event) for event in events]
+        if not pending:
+            return []
+        return self._chain(conn, pending)
 
     def verify(self) -> VerifyReport:
         """Walk the chain in seq order; report every changed, inserted or deleted record."""
@@ -168,6 +172,24 @@ class AuditStore:
         with self._db.read() as conn:
             head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).first()
         return (head.seq, head.hash) if head else (0, GENESIS_HASH)
+
+    def _chain(
+        self, conn: Connection, pending: list[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> list[AuditRecord]:
+        """Lock the head, chain ``pending`` rows after it, insert them and move the head."""
+        self._db.lock(conn, audit_head)
+        seq, prev_hash = self._head_for_append(conn)
+        rows = []
+        for fields, detail in pending:
+            seq += 1
+            digest = chain_hash(prev_hash, seq, fields, detail)
+            rows.append({**fields, "seq": seq, "prev_hash": prev_hash, "hash": digest})
+            prev_hash = digest
+        conn.execute(audit_log.insert(), rows)
+        conn.execute(
+            self._db.upsert(audit_head, ["id"]).values(id=_HEAD_ID, seq=seq, hash=prev_hash)
+        )
+        return [_record(row) for row in rows]
 
     def _head_for_append(self, conn: Connection) -> tuple[int, str]:
         head = conn.execute(

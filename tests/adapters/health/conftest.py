@@ -9,22 +9,13 @@ from typing import Any
 
 import pytest
 
-from adapters._simulators.http import HttpSimulator, Request, Response
+from adapters._simulators.http import HttpSimulator
 from adapters._transports.ratelimit import GatedConnection
 from adapters.health import HealthConfig
 from adapters.health.simulator import HealthApi
 from adapters.health.transport import RateGate, open_transport
 from tests.adapters.health.samples import config
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.adapters.loopback import FakeClock, SwappableServer
 
 
 @dataclass
@@ -47,27 +38,18 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[HttpSimulator, list[HealthApi]]]:
-    current: list[HealthApi] = []
-
-    def dispatch(request: Request) -> Response:
-        return current[-1].handle(request)
-
-    with HttpSimulator(dispatch) as simulator:
-        yield simulator, current
+def server() -> Iterator[SwappableServer[HealthApi]]:
+    with SwappableServer[HealthApi]() as server:
+        yield server
 
 
 @pytest.fixture
-def live(server: tuple[HttpSimulator, list[HealthApi]]) -> Iterator[Live]:
-    simulator, current = server
+def live(server: SwappableServer[HealthApi]) -> Iterator[Live]:
     clock = FakeClock()
-    api = HealthApi(per_second=1000)
-    current.append(api)
-    simulator.requests.clear()
+    api = server.behind(HealthApi(per_second=1000))
     gate = RateGate(clock=clock)
-    connection = open_transport(config(simulator.url, max_requests_per_s=1000.0), gate)
+    connection = open_transport(config(server.url, max_requests_per_s=1000.0), gate)
     try:
-        yield Live(api, simulator, connection, gate, clock)
+        yield Live(api, server.simulator, connection, gate, clock)
     finally:
         connection.close()
-        simulator._faults.clear()

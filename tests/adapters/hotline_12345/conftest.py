@@ -8,21 +8,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from adapters._simulators.http import HttpSimulator, Request, Response
+from adapters._simulators.http import HttpSimulator
 from adapters._transports.ratelimit import GatedConnection
 from adapters.hotline_12345.simulator import Hotline12345Platform
 from adapters.hotline_12345.transport import RateGate, open_transport
 from tests.adapters.hotline_12345.samples import config
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.adapters.loopback import FakeClock, SwappableServer
 
 
 @dataclass
@@ -40,27 +31,18 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[HttpSimulator, list[Hotline12345Platform]]]:
-    current: list[Hotline12345Platform] = []
-
-    def dispatch(request: Request) -> Response:
-        return current[-1].handle(request)
-
-    with HttpSimulator(dispatch) as simulator:
-        yield simulator, current
+def server() -> Iterator[SwappableServer[Hotline12345Platform]]:
+    with SwappableServer[Hotline12345Platform]() as server:
+        yield server
 
 
 @pytest.fixture
-def live(server: tuple[HttpSimulator, list[Hotline12345Platform]]) -> Iterator[Live]:
-    simulator, current = server
+def live(server: SwappableServer[Hotline12345Platform]) -> Iterator[Live]:
     clock = FakeClock()
-    platform = Hotline12345Platform(first_seq=880_412)
-    current.append(platform)
-    simulator.requests.clear()
+    platform = server.behind(Hotline12345Platform(first_seq=880_412))
     gate = RateGate(clock=clock)
-    connection = open_transport(config(simulator.url), gate)
+    connection = open_transport(config(server.url), gate)
     try:
-        yield Live(platform, simulator, connection, gate, clock)
+        yield Live(platform, server.simulator, connection, gate, clock)
     finally:
         connection.close()
-        simulator._faults.clear()

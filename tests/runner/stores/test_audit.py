@@ -100,6 +100,37 @@ def test_a_refused_event_stores_none_of_its_batch(audit: AuditStore, db: Databas
         assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 0
 
 
+def test_append_in_chains_after_the_head_and_commits_with_the_callers_transaction(
+    audit: AuditStore, db: Database
+):
+    first = audit.append(event())
+    with db.write() as conn:
+        records = audit.append_in(conn, [event(kind="transfer.proposed"), event(kind="mapped")])
+        assert audit.append_in(conn, []) == []
+    assert [r.seq for r in records] == [2, 3]
+    assert records[0].prev_hash == first.hash
+    assert audit.head() == (3, records[-1].hash)
+    assert audit.verify().ok
+
+
+def test_append_in_rolls_back_with_the_callers_transaction(audit: AuditStore, db: Database):
+    first = audit.append(event())
+
+    class CallerFailed(Exception):
+        pass
+
+    def write_then_fail() -> None:
+        with db.write() as conn:
+            audit.append_in(conn, [event(kind="mapped")])
+            raise CallerFailed
+
+    with pytest.raises(CallerFailed):
+        write_then_fail()
+    assert audit.head() == (1, first.hash)
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 1
+
+
 def test_the_time_is_stored_in_utc_and_read_back_as_the_same_instant(audit: AuditStore):
     at = dt.datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI)
     audit.append(event(at=at, case_code="C1"))
