@@ -181,6 +181,13 @@ class PollContext(Protocol):
         marker does not match, an AMQP message with a bad signature), with its reason."""
         ...
 
+    def check(self, message_id: str, raw: RawMessage) -> MessageRejected | None:
+        """Map ``raw`` as the bus will once it is emitted, without emitting it: the first
+        rejection (of the message or of one of its records), or None when it maps. For a
+        poller that must settle a message with its system before the bus maps it (e.g. an
+        AMQP queue whose refusals go back to the sender's dead-letter queue)."""
+        ...
+
     def day_messages(self, schemas: Sequence[str], day: dt.date) -> list[dict[str, Any]]:
         """The canonical envelopes (JSON) of ``schemas`` the bus received on ``day``
         (Asia/Shanghai, by ``received_at``), in the order received, from the day archive.
@@ -301,7 +308,9 @@ class AdapterSpec:
     webhooks: tuple[Webhook, ...] = ()
     """Endpoints the bus serves for this system (``ebus run`` with ``webhook:`` settings)."""
     answer: Answerer | None = None
-    """The answer to a pushed request; default: ``default_answer``."""
+    """The answer to a pushed request; default: ``default_answer``. An answer that tells a
+    resend from a reused message id by its body has a ``use_store(store)`` method: the webhook
+    endpoint binds it to the bus's durable body digest store (``runner.stores.body_digests``)."""
     webhook_message: Callable[[RawMessage], str | None] | None = None
     """For a path several message types share: the message type a request is (from its body
     or headers); None when it names none (the first type's hooks then refuse it)."""

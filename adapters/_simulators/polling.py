@@ -25,12 +25,14 @@ from typing import Any
 
 from runner.adapter_api import MessageRejected, Outgoing, PermanentError, RawMessage
 
-__all__ = ["Exchange", "RecordingPollContext", "Renderer"]
+__all__ = ["Checker", "Exchange", "RecordingPollContext", "Renderer"]
 
 Exchange = tuple[str, Outgoing, RawMessage]
 """One call of a cycle: the request's message type, the call, the answer."""
 Renderer = Callable[[str, Sequence[Mapping[str, Any]]], bytes]
 """``render_document``'s work: the document of ``message`` for the envelopes it accepts."""
+Checker = Callable[[str, RawMessage], MessageRejected | None]
+"""``PollContext.check`` for a test: message type and raw message → the rejection or None."""
 
 
 class RecordingPollContext:
@@ -44,8 +46,10 @@ class RecordingPollContext:
         cursor: dict[str, Any] | None = None,
         archive: Mapping[dt.date, Sequence[Mapping[str, Any]]] | None = None,
         render: Renderer | None = None,
+        checker: Checker | None = None,
     ) -> None:
         self.now = now
+        self._checker = checker
         self.archive = {day: list(envelopes) for day, envelopes in (archive or {}).items()}
         """The canonical envelopes ``day_messages`` reads, by received day, in order."""
         self._render = render
@@ -87,6 +91,10 @@ class RecordingPollContext:
     def reject(self, message_id: str, raw: RawMessage, error: MessageRejected) -> None:
         """Record a rejection."""
         self.rejected.append((message_id, raw, error))
+
+    def check(self, message_id: str, raw: RawMessage) -> MessageRejected | None:
+        """What ``checker`` says of ``raw`` (None without one: every message maps)."""
+        return self._checker(message_id, raw) if self._checker is not None else None
 
     def day_messages(self, schemas: Sequence[str], day: dt.date) -> list[dict[str, Any]]:
         """The envelopes of ``schemas`` in ``archive`` for ``day``, in order (copies)."""

@@ -10,13 +10,13 @@ Each waiting message (README §2.1, §6) is settled before the next is taken:
    ``message_id`` properties are refused the same way;
 3. a ``msgId`` already taken (quirk Q2: re-published or redelivered) is acknowledged and
    nothing is forwarded;
-4. otherwise the raw message (body bytes as received, BOM included; properties and headers as
+4. it is mapped as the bus will map it (``ctx.check``: ``mappings/admin_criminal/<type>.yaml``
+   and the canonical schema): a missing required field or a failed USCC check is refused the
+   same way as a bad signature (§8: permanent, ``basic.reject(requeue=false)``);
+5. otherwise the raw message (body bytes as received, BOM included; properties and headers as
    ``RawMessage.headers``) is emitted to the bus — stored durably — then remembered and
    acknowledged. When the bus cannot store it the message is ``basic.nack(requeue=true)``-ed and
    the cycle ends with ``TransientError``.
-
-The mapping (``mappings/admin_criminal/<type>.yaml``) then runs in the inbound worker; a message
-that fails there is dead-lettered on the bus with its reason (it was already acknowledged).
 """
 
 from __future__ import annotations
@@ -173,6 +173,15 @@ def handle_delivery(
     try:
         if ctx.recall(fact) is not None:
             return "ack"  # quirk Q2: already taken, nothing forwarded
+        refused = ctx.check(message, raw)  # a missing field, a bad USCC: the police DLQ (§8)
+    except Exception as exc:
+        raise TransientError(
+            f"admin_criminal: the bus could not check {message} {msg_id}: {type(exc).__name__}",
+            code="BUS_UNAVAILABLE",
+        ) from exc
+    if refused is not None:
+        return _refuse(ctx, message, raw, refused)
+    try:
         ctx.emit(message, raw)
         ctx.remember(fact, {"type": wire_type, "received_at": ctx.now.isoformat()})
     except Exception as exc:

@@ -19,8 +19,16 @@ bound is inclusive, so the boundary records come back (on the next page and on t
 and are recognised downstream by their ``source_message_id`` (``RecordId#Version``). When a
 whole page shares one second, ``PageNo`` goes up instead, so the cycle always progresses.
 
-Faults and ``ResultCode`` ≠ 0 raise (``adapters.drug_admin._answers``): the runtime retries the
-cycle from the last commit. A page whose ``ResultXml`` cannot be read is emitted once (the
+The interface has no upper bound: a query reads everything from ``SinceTime`` up to now, and the
+service refuses (``ResultCode`` 3001) a ``SinceTime`` more than 31 days before its own clock.
+Records updated before that cannot be read at all, so "catching up in 31-day steps" (README §5.1)
+is one step here: the oldest ``SinceTime`` allowed, paged forward to now (cursor committed per
+page), with the span skipped kept as the ``gap:<op>`` fact. A 3001 all the same (the service's
+clock ahead of ours) narrows ``SinceTime`` by ``NARROW_STEP`` and asks again, widening the gap
+fact, instead of failing every cycle the same way.
+
+Faults and other ``ResultCode`` ≠ 0 raise (``adapters.drug_admin._answers``): the runtime retries
+the cycle from the last commit. A page whose ``ResultXml`` cannot be read is emitted once (the
 mapping dead-letters it with its rule; a durable fact keyed by its digest keeps a re-read of
 the same bytes from being dead-lettered again) and does not move the cursor.
 """
@@ -32,7 +40,7 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from adapters.drug_admin._answers import response_element
+from adapters.drug_admin._answers import ResultCodeError, response_element
 from adapters.drug_admin._calls import query_request
 from adapters.drug_admin._config import DrugAdminConfig, as_config
 from adapters.drug_admin._pages import read_page
@@ -45,6 +53,10 @@ QUERIES = ("query_inspections", "query_penalties")
 """The polled message types, in the order of a cycle."""
 DEFAULT_START = dt.timedelta(days=1)
 """How far back the first cycle reads when ``initial_since`` is not configured."""
+OUT_OF_RANGE = "3001"
+"""``ResultCode`` of a ``SinceTime`` more than 31 days back by the service's clock."""
+NARROW_STEP = dt.timedelta(hours=1)
+"""How far ``SinceTime`` moves up after a 3001 before the page is asked for again."""
 
 
 def _beijing_naive(at: dt.datetime) -> dt.datetime:
@@ -115,7 +127,17 @@ def _poll_query(
             message_id, config, CallContext(now=ctx.now), since, page_no, config.page_size
         )
         raw = ctx.call(message_id, request)
-        page = read_page(response_element(raw, message_id))
+        try:
+            element = response_element(raw, message_id)
+        except ResultCodeError as exc:
+            if exc.code != OUT_OF_RANGE or since >= _beijing_naive(ctx.now):
+                raise
+            # The service's clock runs ahead of ours: narrow SinceTime one step and ask again.
+            since = latest = _narrowed(ctx, message_id, since)
+            page_no, cursor[message_id] = 1, since.isoformat()
+            ctx.commit(dict(cursor))  # the gap is recorded: the next cycle starts here too
+            continue
+        page = read_page(element)
         if page.keys or page.unreadable:
             _emit(ctx, message_id, raw, unreadable=page.unreadable is not None)
         latest = max([latest, *page.update_times])
@@ -127,6 +149,15 @@ def _poll_query(
             since, page_no = latest, 1
         else:
             page_no += 1
+
+
+def _narrowed(ctx: PollContext, message_id: str, since: dt.datetime) -> dt.datetime:
+    """``since`` moved up by ``NARROW_STEP`` (not past now); the span skipped joins the gap fact."""
+    narrowed = min(since + NARROW_STEP, _beijing_naive(ctx.now))
+    gap = ctx.recall(f"gap:{message_id}") or {}
+    start = min(gap.get("from", since.isoformat()), since.isoformat())
+    ctx.remember(f"gap:{message_id}", {"from": start, "to": narrowed.isoformat()})
+    return narrowed
 
 
 def _emit(ctx: PollContext, message_id: str, raw: RawMessage, *, unreadable: bool) -> None:

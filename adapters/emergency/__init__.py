@@ -11,7 +11,10 @@ The emergency system pushes one ``<YJZFMessage>`` per request to ``POST /inbound
   checks the structure against ``yjzf.xsd`` and the Head, and hands UTF-8 to the mapping
   (``_wire``).
 - ``SPEC.answer`` renders the ``<Ack>`` per verdict: code 0 / 1 / 2 / 9 with HTTP 200, 401 or
-  413, and a Chinese reason naming the element and the rule, never a value (``_ack``).
+  413, and a Chinese reason naming the element and the rule, never a value (``_ack``). A msgId
+  reused for another body (code 2, §2.5) is told from a resend by the SHA-256 of the body first
+  accepted: kept durably in ``runner.stores.body_digests`` once the store is bound with
+  ``answer.use_store(BodyDigestStore(db))``, in this process only until then.
 - The value rules are transforms: ``null`` in any case and ``WFYJ`` split per 《…》 are the
   shared ``null_any_case`` and ``legal_basis_list``; the three date and datetime spellings and
   万元 with up to six decimals are this adapter's (``transforms``).
@@ -27,7 +30,16 @@ Example (routes)::
 
 from __future__ import annotations
 
-from adapters.emergency._ack import AckMemory, Answerer, answer, render_ack, wire_reason
+from adapters.emergency._ack import (
+    AckMemory,
+    Answerer,
+    DigestMemory,
+    DigestStore,
+    StoredMemory,
+    answer,
+    render_ack,
+    wire_reason,
+)
 from adapters.emergency._config import APP_ID, EmergencyConfig
 from adapters.emergency._signing import NonceCache, Verifier, sign, signed_headers, verify
 from adapters.emergency._wire import decode_body, message_type_of, msg_id_of, prepare
@@ -40,8 +52,11 @@ __all__ = [
     "SPEC",
     "AckMemory",
     "Answerer",
+    "DigestMemory",
+    "DigestStore",
     "EmergencyConfig",
     "NonceCache",
+    "StoredMemory",
     "Verifier",
     "answer",
     "decode_body",

@@ -25,6 +25,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 from adapters.emergency._wire import msg_id_of
@@ -41,6 +42,9 @@ __all__ = [
     "CONTENT_TYPE",
     "AckMemory",
     "Answerer",
+    "DigestMemory",
+    "DigestStore",
+    "StoredMemory",
     "answer",
     "render_ack",
     "wire_field",
@@ -202,13 +206,25 @@ def render_ack(msg_id: str, code: str, reason: str, at: dt.datetime) -> bytes:
     ).encode()
 
 
-class AckMemory:
-    """msgId → (body digest, when accepted), for the msgIds this process accepted (bounded).
+class DigestMemory(Protocol):
+    """msgId → (digest of the body first accepted with it, when): what tells a resend (same
+    body: code 1, with the first acceptance time) from a msgId reused for another body (code 2).
+    The runtime's duplicate verdict looks at the msgId only, and knows neither."""
 
-    It tells a resend (same body: code 1, with the first acceptance time) from a msgId reused
-    for another body (code 2). The runtime's duplicate verdict looks at the msgId only, and
-    knows neither; after a restart an unknown msgId is taken as a plain resend.
-    """
+    def accepted(self, msg_id: str, digest: str, at: dt.datetime) -> None:
+        """Remember that ``msg_id`` with body ``digest`` was accepted at ``at`` (the first
+        body recorded wins)."""
+        ...
+
+    def first(self, msg_id: str) -> tuple[str, dt.datetime] | None:
+        """(digest, accepted at) of ``msg_id``, None if none was recorded."""
+        ...
+
+
+class AckMemory:
+    """``DigestMemory`` in this process only (bounded, lost on restart): the fallback while no
+    durable store is bound (``Answerer.use_store``); after a restart an unknown msgId is taken
+    as a plain resend."""
 
     def __init__(self, capacity: int = 50_000) -> None:
         self._accepted: OrderedDict[str, tuple[str, dt.datetime]] = OrderedDict()
@@ -229,19 +245,73 @@ class AckMemory:
             return self._accepted.get(msg_id)
 
 
+class FirstBody(Protocol):
+    """What a durable digest store returns (``runner.stores.body_digests.FirstBody``)."""
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 hex of the first accepted body."""
+        ...
+
+    @property
+    def accepted_at(self) -> dt.datetime:
+        """When it was accepted."""
+        ...
+
+
+class DigestStore(Protocol):
+    """A durable, shared store of first-accepted body digests per (system, source message id):
+    ``runner.stores.body_digests.BodyDigestStore``, given by the runtime (adapters import
+    nothing of the runner but its public adapter API, so it is described here, not imported)."""
+
+    def record(
+        self, source_system: str, source_message_id: str, digest: str, at: dt.datetime
+    ) -> FirstBody:
+        """Record the digest unless one is recorded; return the one that is."""
+        ...
+
+    def first(self, source_system: str, source_message_id: str) -> FirstBody | None:
+        """The recorded digest, None when none was."""
+        ...
+
+
+class StoredMemory:
+    """``DigestMemory`` on a durable store: survives restarts, shared by every bus process, kept
+    as long as the store keeps it (README §2.5: at least 400 days; the bus never deletes)."""
+
+    def __init__(self, store: DigestStore, system: str = "emergency") -> None:
+        self.store = store
+        self.system = system
+
+    def accepted(self, msg_id: str, digest: str, at: dt.datetime) -> None:
+        """Record the body ``msg_id`` was accepted with (an earlier record wins)."""
+        self.store.record(self.system, msg_id, digest, at)
+
+    def first(self, msg_id: str) -> tuple[str, dt.datetime] | None:
+        """(digest, accepted at) of ``msg_id`` from the store."""
+        found = self.store.first(self.system, msg_id)
+        return None if found is None else (found.digest, found.accepted_at)
+
+
 class Answerer:
     """``SPEC.answer``: the Ack for one verdict (table in the module doc).
 
-    ``clock`` gives the ``ackTime`` (tests fix it); ``memory`` the accepted msgIds.
+    ``clock`` gives the ``ackTime`` (tests fix it); ``memory`` the accepted msgIds' body
+    digests: in this process only (``AckMemory``) until a durable store is bound with
+    ``use_store``.
     """
 
     def __init__(
         self,
         clock: Callable[[], dt.datetime] | None = None,
-        memory: AckMemory | None = None,
+        memory: DigestMemory | None = None,
     ) -> None:
         self.clock = clock or (lambda: dt.datetime.now(SHANGHAI))
-        self.memory = memory or AckMemory()
+        self.memory: DigestMemory = memory or AckMemory()
+
+    def use_store(self, store: DigestStore) -> None:
+        """Keep the body digests in ``store`` (durable, shared by every process) from now on."""
+        self.memory = StoredMemory(store)
 
     def __call__(
         self,

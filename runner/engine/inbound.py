@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.bus import ACK, Disposition, Message
-from runner.engine.codec import VERIFIED_BY, decode_raw, encode_envelope
+from runner.engine.codec import decode_raw, encode_envelope
 from runner.engine.plan import RoutePlan
 from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
 from runner.engine.steps import Outbox, dispatch
+from runner.engine.wire_path import map_wire
 from runner.errors import MessageRejected
 from runner.logs import get_logger
 from runner.stamp import stamp
@@ -52,8 +53,7 @@ class InboundWorker:
         self.system = system
         self.message = message
         self.plans = tuple(plans)
-        self.adapter = services.project.registry.get(system)
-        self.mapping = services.project.inbound_mapping(system, message)
+        services.project.inbound_mapping(system, message)  # no mapping: fail now, not per message
 
     def __call__(self, batch: list[Message]) -> list[Disposition]:
         """Handle one batch (the bus handler)."""
@@ -82,18 +82,7 @@ class InboundWorker:
         _, _, raw = decode_raw(item)
         received = raw.received_at or dt.datetime.now(dt.UTC)
         try:
-            config = (
-                self.services.config(self.system)
-                if self.adapter.verify or self.adapter.prepare
-                else None
-            )
-            verified = raw.meta.get(VERIFIED_BY) is not None
-            body = (
-                self.adapter.inbound(self.message, raw, config, verified=verified)
-                if config
-                else raw.body
-            )
-            result = self.mapping.apply(body, encoding=raw.meta.get("encoding"))
+            result = map_wire(self.services, self.system, self.message, raw)
         except MessageRejected as exc:
             self._reject(exc.located(system=self.system, message=self.message), item, outbox)
             return []

@@ -21,6 +21,7 @@ from runner.engine.archive import read_day, render_accepted
 from runner.engine.codec import encode_raw
 from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
+from runner.engine.wire_path import map_wire
 from runner.errors import EbusError, TransientError
 from runner.logs import get_logger
 from runner.stamp import now
@@ -85,6 +86,16 @@ class BusPollContext:
             error.located(system=self.system, message=message_id),
             encode_raw(self.system, message_id, stamped),
         )
+
+    def check(self, message_id: str, raw: RawMessage) -> MessageRejected | None:
+        """The rejection the inbound worker would find in ``raw``, or None (``map_wire``)."""
+        try:
+            result = map_wire(self.services, self.system, message_id, raw)
+        except MessageRejected as exc:
+            return exc.located(system=self.system, message=message_id)
+        if result.rejected:
+            return result.rejected[0].located(system=self.system, message=message_id)
+        return None
 
     def day_messages(self, schemas: Sequence[str], day: dt.date) -> list[dict[str, Any]]:
         """The archived envelopes of ``schemas`` received on ``day``, in the order received

@@ -37,13 +37,25 @@ from runner.bus.topology import inbound_queue
 from runner.engine.codec import VERIFIED_BY, encode_raw
 from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
+from runner.engine.wire_path import map_wire
 from runner.errors import ConfigError, MessageRejected
 from runner.logs import get_logger
 from runner.settings import WebhookSettings
+from runner.stores.body_digests import BodyDigestStore
 
 __all__ = ["Endpoint", "WebhookServer", "endpoints_of"]
 
 log = get_logger("ebus.webhook")
+
+
+def _bind_body_memory(services: Services, systems: Collection[str]) -> None:
+    """Give an answer hook that tells a resend from a reused message id by its body (a
+    ``use_store(store)`` method, e.g. emergency's ``Answerer``) the durable, shared body digest
+    store, so the difference survives restarts and holds across processes."""
+    for system in sorted(systems):
+        bind = getattr(services.project.registry.get(system).answer, "use_store", None)
+        if callable(bind):
+            bind(BodyDigestStore(services.db))
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,7 @@ class WebhookServer:
         self.services = services
         self.settings = settings or services.settings.webhook or WebhookSettings()
         self.endpoints = endpoints_of(services, routed)
+        _bind_body_memory(services, {e.system for e in self.endpoints.values()})
         self._server = ThreadingHTTPServer(
             (self.settings.host, self.settings.port), self._handler_class()
         )
@@ -183,10 +196,7 @@ class WebhookServer:
         except MessageRejected as exc:
             return "unauthorized", self._refuse(exc, system, message, raw)
         try:
-            body = adapter.inbound(message, raw, config, verified=True)
-            result = self.services.project.inbound_mapping(system, message).apply(
-                body, encoding=raw.meta.get("encoding")
-            )
+            result = map_wire(self.services, system, message, raw, verified=True)
         except MessageRejected as exc:
             return "rejected", self._refuse(exc, system, message, raw)
         if result.rejected:

@@ -31,6 +31,7 @@ __all__ = [
     "UtcDateTime",
     "audit_head",
     "audit_log",
+    "body_digests",
     "cursors",
     "day_archive",
     "dead_letters",
@@ -188,3 +189,14 @@ day_archive = Table(
     Index("ix_ebus_day_archive_day_schema", "day", "schema"),
 )
 """Canonical envelopes by schema and received day, for batch jobs (``runner.stores.archive``)."""
+
+body_digests = Table(
+    "ebus_body_digests",
+    metadata,
+    Column("source_system", String(64), primary_key=True),
+    Column("source_message_id", String(255), primary_key=True),
+    Column("digest", String(64), nullable=False),  # SHA-256 hex of the first accepted body
+    Column("accepted_at", UtcDateTime, nullable=False),
+)
+"""The body each pushed source message was first accepted with (``runner.stores.body_digests``).
+A new table, not a new column: stores created before it get it at open, with no version bump."""

@@ -12,8 +12,8 @@ import pytest
 
 from adapters._simulators.polling import RecordingPollContext
 from adapters.admin_criminal import SPEC, AdminCriminalConfig
-from adapters.admin_criminal.simulator import PoliceSide
-from runner.adapter_api import RawMessage, TransientError
+from adapters.admin_criminal.simulator import PoliceSide, answer_body
+from runner.adapter_api import MessageRejected, RawMessage, TransientError
 from runner.dryrun import map_message
 from runner.project import load_project
 from schemas.timeutil import SHANGHAI
@@ -25,11 +25,20 @@ PROJECT = load_project()
 PACKAGE = json.loads((SAMPLES / "transfer_package-1.json").read_bytes())
 
 
+def _check(message: str, raw: RawMessage) -> MessageRejected | None:
+    """``PollContext.check`` as the bus does it: the inbound path of ``ebus map``."""
+    try:
+        result = map_message(PROJECT, "admin_criminal", message, raw)
+    except MessageRejected as exc:
+        return exc
+    return result.rejected[0] if result.rejected else None
+
+
 def _context() -> RecordingPollContext:
     def no_calls(_call: Any) -> RawMessage:
         raise AssertionError("the admin_criminal poller makes no calls")
 
-    return RecordingPollContext(no_calls, now=dt.datetime.now(SHANGHAI))
+    return RecordingPollContext(no_calls, now=dt.datetime.now(SHANGHAI), checker=_check)
 
 
 def _cycle(
@@ -148,3 +157,21 @@ def test_a_cycle_takes_at_most_max_per_cycle(police: PoliceSide):
         police.answer("receipt_signed", PACKAGE)
     assert len(_cycle(config).emitted) == 2
     assert len(_cycle(config).emitted) == 1
+
+
+def test_a_signed_answer_the_bus_cannot_map_is_refused_into_the_dlq(police, config):
+    # correctly signed, but its decision time is not a time (README §8: permanent, rejected)
+    at = dt.datetime.now(SHANGHAI).replace(microsecond=0)
+    msg_id = police.next_msg_id(PACKAGE["fromAgency"]["divisionCode"], at)
+    body = answer_body("filing_decision", PACKAGE, at, msg_id)
+    police.publish_answer({**body, "decisionTime": "下周一"})
+    ctx = _cycle(config)
+    assert ctx.emitted == []
+    ((message, _, error),) = ctx.rejected
+    assert (message, error.field, error.rule) == (
+        "filing_decision",
+        "decision_time",
+        "datetime_format",
+    )
+    assert _eventually(lambda: police.dead_lettered() == 1)
+    assert police.depth() == 0

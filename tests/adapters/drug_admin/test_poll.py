@@ -9,8 +9,8 @@ import pytest
 from adapters._simulators.http import Fault
 from adapters._simulators.polling import RecordingPollContext
 from adapters.drug_admin import SPEC, start_since
-from adapters.drug_admin.simulator import DrugAdminSimulator
-from runner.adapter_api import PermanentError, TransientError
+from adapters.drug_admin.simulator import DrugAdminSimulator, range_error_envelope
+from runner.adapter_api import Outgoing, PermanentError, RawMessage, TransientError
 from tests.adapters.drug_admin._support import make_config, mapped
 
 
@@ -164,3 +164,34 @@ def test_requests_of_one_operation_are_spaced(clock):
             SPEC.poll(context, config)  # type: ignore[misc]
     assert all(raw.meta["status"] == "200" for _, _, raw in context.exchanges)
     assert len(context.exchanges) == 6
+
+
+def test_a_3001_narrows_since_time_commits_it_and_reads_on(transport, simulator, clock):
+    # The service's clock runs four minutes ahead of ours: a SinceTime 31 days back by our clock
+    # is more than 31 days back by the service's, which answers 3001 (README §5.1).
+    simulator.clock = lambda: clock.now + dt.timedelta(minutes=4)
+    cursor = {"query_inspections": "2024-02-05T18:00:00", "query_penalties": "2024-03-07T16:48:03"}
+    context = RecordingPollContext(transport.send, now=clock.now, cursor=cursor)
+    SPEC.poll(context, make_config(simulator, max_lookback_days=31))  # type: ignore[misc]
+    asked = [c.params["SinceTime"] for c in simulator.calls if c.operation == "QueryInspections"]
+    assert asked == ["2024-02-05T18:00:00", "2024-02-05T19:00:00"]
+    assert context.recall("gap:query_inspections") == {
+        "from": "2024-02-05T18:00:00",
+        "to": "2024-02-05T19:00:00",
+    }
+    assert [c["query_inspections"] for c in context.commits][:2] == [
+        "2024-02-05T19:00:00",
+        "2024-03-07T17:31:02",
+    ]
+    assert _keys(context, "query_inspections")[0] == "JCJL-2024-000871#1"
+
+
+def test_a_3001_for_since_time_now_is_not_narrowed_forever(simulator, clock):
+    def refuse(_call: Outgoing) -> RawMessage:
+        return RawMessage(range_error_envelope("QueryInspections"), meta={"status": "200"})
+
+    context = RecordingPollContext(refuse, now=clock.now)
+    config = make_config(simulator, initial_since="2024-03-07T17:00:00")
+    with pytest.raises(PermanentError, match="3001"):
+        SPEC.poll(context, config)  # type: ignore[misc]
+    assert [c["query_inspections"] for c in context.commits] == ["2024-03-07T18:00:00"]

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from lxml import etree
 
 from adapters.emergency import AckMemory, Answerer
 from runner.adapter_api import MessageRejected, RawMessage
+from runner.stores import Database
+from runner.stores.body_digests import BodyDigestStore
 from tests.adapters.emergency._support import BEIJING, CONFIG, SAMPLES
+from tests.runner.stores import conftest as stores
 
 NOW = dt.datetime(2024, 3, 5, 10, 30, 16, tzinfo=BEIJING)
+store_url = stores.store_url  # an empty store on each backend (SQLite, PostgreSQL)
 BODY = (SAMPLES / "penalty_decision-2.xml").read_bytes()
 
 
@@ -83,3 +88,33 @@ def test_a_reason_never_carries_the_value_of_the_field():
 def test_an_unknown_rule_is_still_a_readable_reason():
     _, ack = _ack("rejected", MessageRejected("?", field="payload.facts", rule="something_new"))
     assert ack["reason"] == "WFSS 报文无效（something_new）"
+
+
+def _restarted(store_url: str) -> Iterator[Answerer]:
+    """An answerer on the durable digest store, as a freshly started process has it."""
+    with Database.open(store_url) as db:
+        answerer = Answerer(clock=lambda: NOW)
+        answerer.use_store(BodyDigestStore(db))
+        yield answerer
+
+
+def test_after_a_restart_a_msg_id_reused_for_another_body_is_still_code_2(store_url: str):
+    for first in _restarted(store_url):
+        first("penalty_decision", RawMessage(body=BODY), "accepted", None, CONFIG)
+    changed = BODY.replace(b"<FKJE>2.00</FKJE>", b"<FKJE>3.00</FKJE>")
+    for answerer in _restarted(store_url):
+        conflict = answerer("penalty_decision", RawMessage(body=changed), "duplicate", None, CONFIG)
+        resend = answerer("penalty_decision", RawMessage(body=BODY), "duplicate", None, CONFIG)
+    assert b"<code>2</code>" in conflict.body
+    assert "msgId重复但报文内容不同" in conflict.body.decode()
+    assert b"<code>1</code>" in resend.body
+    assert "重复报文，已于2024-03-05 10:30:16接收" in resend.body.decode()
+
+
+def test_the_body_first_accepted_stays_the_reference(store_url: str):
+    changed = BODY.replace(b"<FKJE>2.00</FKJE>", b"<FKJE>3.00</FKJE>")
+    for answerer in _restarted(store_url):
+        answerer("penalty_decision", RawMessage(body=BODY), "accepted", None, CONFIG)
+        answerer("penalty_decision", RawMessage(body=changed), "accepted", None, CONFIG)
+        again = answerer("penalty_decision", RawMessage(body=changed), "duplicate", None, CONFIG)
+    assert b"<code>2</code>" in again.body

@@ -129,6 +129,22 @@ def test_a_msg_id_reused_for_another_body_is_refused_as_code_2(
     assert (changed.state, changed.attempts[0].reason) == ("flagged", "msgId重复但报文内容不同")
 
 
+def test_a_reused_msg_id_is_still_code_2_after_a_restart(
+    client: YjzfClient, services: Services, documents: Documents
+):
+    body = documents.penalty()
+    assert client.push(body).state == "accepted"
+    spec_answer.memory = AckMemory()  # a new process: nothing in memory, the store remembers
+    restarted = DispatchingWebhookServer(services, WebhookSettings(port=0)).start()
+    try:
+        again = YjzfClient(restarted.url, resend_delays=(0.1,))
+        changed = again.push(body.replace(b"<FKJE>", b"<FKJE>1"))
+        assert (changed.state, changed.attempts[0].reason) == ("flagged", "msgId重复但报文内容不同")
+        assert again.push(body).attempts[0].code == "1"  # the same body: a resend
+    finally:
+        restarted.stop()
+
+
 @pytest.mark.parametrize(
     ("fault", "rule"),
     [
