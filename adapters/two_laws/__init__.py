@@ -13,9 +13,12 @@ SOAP 1.1 (README §2), one port with two operations:
   its own sequence cursor and emits every new notice as one ``fetch_notices_response`` message
   (``adapters.two_laws._poll``); ``SPEC.prepare`` gives the mapping the request's ``orgCode``.
 
-Which cases are due for a first infoType 01 (``transforms.entry_due``) and that every later
-version of an entered case follows is the 行刑衔接 workflow's decision (a route step), not the
-adapter's. ``adapters.two_laws.simulator`` is the platform on loopback for tests.
+Which cases are entered (infoType 01) is a route step, not the adapter's: the filter of
+``routes/two_laws-case-entries.yaml`` is ``transforms.entry_due`` written in JMESPath
+(``entry_condition``, from ``thresholds.csv``). A later version of an entered case follows while
+it still meets the rule; one that falls below 80 % does not (no durable record of entered cases
+exists for a route condition, and README §3.2 has no ``zsbz`` for it).
+``adapters.two_laws.simulator`` is the platform on loopback for tests.
 
 Example (routes)::
 
@@ -38,7 +41,7 @@ from adapters.two_laws._wire import (
     sign,
     timestamp,
 )
-from adapters.two_laws.transforms import TRANSFORMS, entry_due, threshold_flags
+from adapters.two_laws.transforms import TRANSFORMS, entry_condition, entry_due, threshold_flags
 from runner.adapter_api import AdapterSpec, MessageType
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "NoticePage",
     "TwoLawsConfig",
     "agencies_of_cycle",
+    "entry_condition",
     "entry_due",
     "fetch_request",
     "frame",

@@ -7,7 +7,9 @@
 transforms (``runner/mapping/transforms.py``).
 
 ``entry_due`` is the rule of README §3.1 for a first infoType 01: the case has a row and
-reaches 80 % of its amount threshold, or the row has none.
+reaches 80 % of its amount threshold, or the row has none. ``entry_condition`` is the same rule
+as a JMESPath route condition (route conditions cannot call Python): the filter of
+``routes/two_laws-case-entries.yaml``, which a test keeps equal to it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "THRESHOLDS_FILE",
     "TRANSFORMS",
     "Threshold",
+    "entry_condition",
     "entry_due",
     "prosecution_threshold",
     "threshold_flags",
@@ -97,6 +100,30 @@ def entry_due(payload: Mapping[str, Any]) -> bool:
     """True when an ``enforcement.case.v1`` payload is due as a first infoType 01 (§3.1)."""
     flags = threshold_flags(payload.get("violation_type"), payload.get("involved_amount_yuan"))
     return flags["zsbz"] is not None
+
+
+def _names(rows: list[Threshold]) -> str:
+    quoted = ", ".join("'" + r.violation_type.replace("'", "\\'") + "'" for r in rows)
+    return f"contains([{quoted}], payload.violation_type)"
+
+
+def entry_condition(path: Path = THRESHOLDS_FILE) -> str:
+    """``entry_due`` as a JMESPath condition over an envelope, written from ``thresholds.csv``:
+    a conduct-based row, or ``involved_amount_yuan`` at or above 80 % of the row's threshold.
+
+    The bound is written exactly (a decimal literal); amounts have two decimals, so comparing
+    them as JSON numbers cannot round across it.
+    """
+    rows = list(thresholds(path).values())
+    terms = [_names([r for r in rows if r.threshold_yuan is None])]
+    bounds: dict[Decimal, list[Threshold]] = {}
+    for row in rows:
+        if row.threshold_yuan is not None:
+            bounds.setdefault(row.threshold_yuan * _NEAR, []).append(row)
+    for bound, group in sorted(bounds.items()):
+        literal = format(bound.normalize(), "f")
+        terms.append(f"({_names(group)} && to_number(payload.involved_amount_yuan) >= `{literal}`)")
+    return " || ".join(terms)
 
 
 # --- prosecution_threshold ----------------------------------------------------------------------
