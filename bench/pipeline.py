@@ -1,21 +1,23 @@
 """Benchmark (a): the in-process inbound pipeline against its floor, on the spec samples.
 
 Floor: for each inbound wire sample, the bare work any implementation must do — parse the wire
-bytes (lxml for XML, json for JSON), validate the expected canonical envelope with the pydantic
-model, dump it to JSON. Pipeline: the bus's real path — the adapter's wire hooks where it has
-them (verify, prepare), the compiled mapping (decode, hardened parse, unwrap, selectors,
-transforms, code tables, validation), stamping, JSON dump. Both run the same messages in the
-same process, so the ratio is what the bus costs over the floor.
+bytes as what they are (lxml for XML, the inner document of a SOAP answer too; json for JSON;
+each line of JSON Lines; CSV rows, UTF-8 or else GB18030), validate the expected canonical
+envelopes with the pydantic models, dump them to JSON. Pipeline: the bus's real path — the
+adapter's wire hooks where it has them (verify, prepare), the compiled mapping (decode, hardened
+parse, unwrap, selectors, transforms, code tables, validation), stamping, JSON dump. Both run
+the same messages in the same process, so the ratio is what the bus costs over the floor.
 
-A wire sample is ``<message>-<k>.<ext>`` in the system's ``samples/`` with a sibling
-``.expected.json``; files with a second suffix (``.expected.json``, ``.request.json``, ...) are
-sidecars. An answer gets the facts of the call it answers as transport meta, as the contract
-tests give them: ``<stem>.request.json``, else the method and path of ``<op>-<k>.http``. A
-sample either path cannot run is left out of both and listed under ``skipped``.
+The samples and their transport facts (the call an answer answers, signed headers and the
+replay clock, a night's manifest, a batch's package) come from ``runner.sample_facts``, the
+reader the contract tests use, so every inbound sample of every adapter is measured. A sample
+either path cannot run is left out of both and listed under ``skipped`` (none expected).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from collections.abc import Callable
@@ -26,66 +28,59 @@ from lxml import etree
 
 from runner.adapter_api import RawMessage
 from runner.project import Project, load_project
-from runner.specs import specs_dir
+from runner.sample_facts import expected_path, raw_sample, wire_samples
 from runner.stamp import new_message_id, now, stamp
 from schemas import DRAFTS, DeliveryOutcome
 
 __all__ = ["measure_pipeline"]
 
-_NOT_WIRE = (".http", ".ok")
-
-Case = tuple[str, Any, bytes, dict[str, str], Any]
-"""(sample name, mapping, wire bytes, transport meta, expected items)."""
+Case = tuple[str, Any, RawMessage, Any]
+"""(sample name, mapping, the raw message with its transport facts, expected items)."""
 
 
 def _samples(project: Project) -> list[Case]:
     """Every inbound wire sample with a mapping and an ``.expected.json``."""
     cases = []
     for (system, message), mapping in project.inbound.items():
-        folder = specs_dir() / "systems" / system / "samples"
-        for path in sorted(folder.glob(f"{message}-*")):
-            if len(path.suffixes) != 1 or path.suffix in _NOT_WIRE:
-                continue  # a sidecar, not wire bytes
-            expected_path = path.with_name(path.stem + ".expected.json")
-            if expected_path.exists():
-                expected = json.loads(expected_path.read_bytes())
-                name, meta = f"{system}/{path.name}", _request_meta(path)
-                cases.append((name, mapping, path.read_bytes(), meta, expected))
+        for path in wire_samples(system, message):
+            expected = json.loads(expected_path(path).read_bytes())
+            cases.append((f"{system}/{path.name}", mapping, raw_sample(path), expected))
     return cases
 
 
-def _request_meta(path: Path) -> dict[str, str]:
-    """The facts of the call an answer sample answers (``.request.json`` or the ``.http``)."""
-    request = path.with_name(path.stem + ".request.json")
-    if request.exists():
-        return {k: str(v) for k, v in json.loads(request.read_bytes()).items()}
-    operation, _, number = path.stem.rpartition("-")
-    call = path.with_name(f"{operation.removesuffix('_response')}-{number}.http")
-    if operation.endswith("_response") and call.exists():
-        method, target, *_ = call.read_text(encoding="utf-8").splitlines()[0].split()
-        return {"method": method, "path": target.split("?")[0]}
-    return {}
-
-
-def _wire_hooks(project: Project, mapping: Any, meta: dict[str, str]) -> Callable[[bytes], bytes]:
-    """The adapter's verify and prepare hooks on raw bytes, as the inbound worker runs them."""
+def _wire_hooks(project: Project, mapping: Any, raw: RawMessage) -> Callable[[], bytes]:
+    """The adapter's verify and prepare hooks on ``raw``, as the inbound worker runs them."""
     adapter = project.registry.get(mapping.system)
     if not (adapter.verify or adapter.prepare):
-        return lambda raw: raw
+        return lambda: raw.body
     config = adapter.config.model_validate(dict(adapter.demo_config))
-    return lambda raw: adapter.inbound(mapping.message, RawMessage(raw, meta=meta), config)
+    return lambda: adapter.inbound(mapping.message, raw, config)
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
-def _floor_one(mapping: Any, raw: bytes, expected: Any) -> None:
-    if mapping.fmt == "xml":
+def _text(raw: bytes) -> str:
+    """Wire text: UTF-8 (a BOM dropped), else GB18030, the other encoding the specs use."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030")
+
+
+def _floor_one(wire: str, mapping: Any, raw: bytes, expected: Any) -> None:
+    if wire == ".xml":
         root = etree.fromstring(raw, _PARSER)
-        if mapping.unwrap is not None:  # the message's data is a second document in a string
+        if mapping.fmt == "xml" and mapping.unwrap is not None:  # data in a string: 2nd parse
             inner = mapping.unwrap(root)
             if inner:
                 etree.fromstring(inner.split("?>", 1)[-1].encode(), _PARSER)
+    elif wire == ".jsonl":
+        for line in _text(raw).splitlines():
+            if line.strip():
+                json.loads(line)
+    elif wire == ".csv":
+        list(csv.DictReader(io.StringIO(_text(raw), newline="")))
     else:
         json.loads(raw)
     items = expected if isinstance(expected, list) else [expected]
@@ -96,8 +91,10 @@ def _floor_one(mapping: Any, raw: bytes, expected: Any) -> None:
             DRAFTS[item["schema"]].model_validate(item).model_dump_json()
 
 
-def _pipeline_one(mapping: Any, hooks: Callable[[bytes], bytes], raw: bytes, received: Any) -> None:
-    result = mapping.apply(hooks(raw))
+def _pipeline_one(
+    mapping: Any, hooks: Callable[[], bytes], encoding: str | None, received: Any
+) -> None:
+    result = mapping.apply(hooks(), encoding=encoding)
     if result.outcome is not None:
         result.outcome.model_dump_json()
     for draft in result.envelopes:
@@ -118,9 +115,10 @@ def measure_pipeline(seconds: float = 3.0, project: Project | None = None) -> di
     project = project or load_project()
     received = now()
     floor_cases, pipeline_cases, skipped = [], [], []
-    for name, mapping, raw, meta, expected in _samples(project):
-        floor_case = (mapping, raw, expected)
-        pipeline_case = (mapping, _wire_hooks(project, mapping, meta), raw, received)
+    for name, mapping, raw, expected in _samples(project):
+        encoding = raw.meta.get("encoding")
+        floor_case = (Path(name).suffix, mapping, raw.body, expected)
+        pipeline_case = (mapping, _wire_hooks(project, mapping, raw), encoding, received)
         try:  # warm up both paths once; a sample that fails either is left out of both
             _floor_one(*floor_case)
             _pipeline_one(*pipeline_case)

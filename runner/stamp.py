@@ -13,6 +13,7 @@ from typing import Any
 from ulid import ULID
 
 from schemas import ENVELOPES
+from schemas.base import construct_checked
 from schemas.envelope import ULID_PATTERN, Envelope, EnvelopeDraft
 from schemas.timeutil import SHANGHAI, to_canonical_datetime
 
@@ -42,12 +43,21 @@ def stamp(
     if not _ULID.fullmatch(message_id):
         raise ValueError(f"message id '{message_id}' is not a ULID")
     received = to_canonical_datetime(received_at)
-    fields = dict(draft)
-    fields.update(
-        message_id=message_id,
-        causation_id=causation_id,
-        received_at=received,
-        occurred_at=draft.occurred_at or received,
-    )
+    if causation_id is not None and not _ULID.fullmatch(causation_id):
+        raise ValueError(f"causation id '{causation_id}' is not a ULID")
     # The draft was validated field by field; the stamped values are checked above.
-    return ENVELOPES[draft.schema_name].model_construct(**fields)
+    return construct_checked(
+        ENVELOPES[draft.schema_name],
+        {
+            "message_id": message_id,
+            "schema_name": draft.schema_name,
+            "source_system": draft.source_system,
+            "source_message_id": draft.source_message_id,
+            "case_code": draft.case_code,
+            "causation_id": causation_id,
+            "occurred_at": draft.occurred_at or received,
+            "received_at": received,
+            "classification": draft.classification,
+            "payload": draft.payload,
+        },
+    )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from schemas.classes import DataClass, classify, declared_class
 
-__all__ = ["CanonicalModel"]
+__all__ = ["CanonicalModel", "construct_checked"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class CanonicalModel(BaseModel):
@@ -35,3 +38,22 @@ class CanonicalModel(BaseModel):
     def data_class(self) -> DataClass:
         """The highest class in this model's tree, computed once (the model is frozen)."""
         return classify(self)
+
+
+def construct_checked(model: type[M], values: dict[str, Any]) -> M:
+    """An instance of ``model`` from ``values`` that the caller has checked, as
+    ``model.model_construct`` makes it but without its per-field search for aliases and defaults.
+
+    ``values`` must give every field of ``model`` by its Python name (a hot path: every message);
+    a missing or extra key raises ``ValueError``. ``values`` becomes the instance's own data.
+    """
+    if values.keys() != model.__pydantic_fields__.keys():
+        raise ValueError(f"{model.__name__} needs exactly its fields, got {sorted(values)}")
+    if model.__pydantic_post_init__ or model.__pydantic_root_model__:
+        return model.model_construct(**values)
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance

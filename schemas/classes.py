@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cache
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args, get_origin
 
 from pydantic import BaseModel, Field
 
@@ -89,33 +89,63 @@ def _contextual(model: type[BaseModel]) -> bool:
     )
 
 
+def _may_nest(annotation: Any) -> bool:
+    """True when a field's type may hold a model (directly, in a list, in a union)."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return False
+    if origin is Annotated:
+        return _may_nest(get_args(annotation)[0])
+    if origin is not None:
+        return any(_may_nest(arg) for arg in get_args(annotation))
+    if isinstance(annotation, type):
+        return issubclass(annotation, BaseModel)
+    return True  # Any, a type variable, a forward reference: it may
+
+
+@cache
+def _plan(model: type[BaseModel]) -> tuple[tuple[str, int, bool], ...]:
+    """The fields ``classify`` must look at, with their declared rank and whether they nest.
+
+    Computed once per model class: a leaf field declared L1 of a model without contextual
+    classes can never raise the classification above L1, so it is left out.
+    """
+    contextual = _contextual(model)
+    plan = []
+    for name, level in _declared(model).items():
+        nested = _may_nest(model.model_fields[name].annotation)
+        if nested or contextual or _RANK[level] > 1:
+            plan.append((name, _RANK[level], nested))
+    return tuple(plan)
+
+
 def classify(model: BaseModel) -> DataClass:
     """The highest class among the non-null, non-empty values of ``model``'s tree.
 
-    Hot path (every envelope): a plain loop over precomputed field classes, stopping at L4.
+    Hot path (every envelope): a plain loop over the fields each model class can raise the
+    class with (``_plan``, computed once per class), stopping at L4.
     """
     best = 1
     stack = [model]
     while stack:
         current = stack.pop()
         cls = type(current)
-        declared = _declared(cls)
         contextual = _contextual(cls)
         values = current.__dict__
-        for name, level in declared.items():
+        for name, declared_rank, nested in _plan(cls):
             value = values[name]
             if value is None:
                 continue
-            if isinstance(value, BaseModel):
-                stack.append(value)
-                continue
-            if isinstance(value, list | str | dict):
-                if not value:
+            if nested:
+                if isinstance(value, BaseModel):
+                    stack.append(value)
                     continue
-                if isinstance(value, list) and isinstance(value[0], BaseModel):
+                if isinstance(value, list) and value and isinstance(value[0], BaseModel):
                     stack.extend(value)
                     continue
-            rank = _RANK[current.field_class(name) if contextual else level]  # type: ignore[attr-defined]
+            if isinstance(value, list | str | dict) and not value:
+                continue
+            rank = _RANK[current.field_class(name)] if contextual else declared_rank  # type: ignore[attr-defined]
             if rank > best:
                 best = rank
                 if best == 4:

@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+import threading
 from typing import Any, Literal
 
 from lxml import etree
@@ -70,16 +71,24 @@ def decode_text(raw: bytes, encoding: str = "utf-8") -> str:
         ) from None
 
 
+_parsers = threading.local()
+
+
 def _xml_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_blank_text=False,
-        strip_cdata=True,
-    )
+    """The hardened parser, made once per thread (an lxml parser is not thread-safe)."""
+    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_blank_text=False,
+            strip_cdata=True,
+        )
+        _parsers.parser = parser
+    return parser
 
 
 def parse_xml(raw: bytes | str, encoding: str | None = None) -> etree._Element:
@@ -95,8 +104,8 @@ def parse_xml(raw: bytes | str, encoding: str | None = None) -> etree._Element:
     else:
         data = raw
     check_size(data)
-    head = data[:4096].upper()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+    head = data[:4096]
+    if b"<!" in head and (b"<!DOCTYPE" in (upper := head.upper()) or b"<!ENTITY" in upper):
         raise MessageRejected("XML with a DTD or entity declaration is refused", rule="xml_dtd")
     try:
         root = etree.fromstring(data, _xml_parser())

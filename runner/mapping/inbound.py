@@ -56,7 +56,7 @@ from runner.mapping.selectors import Selector
 from runner.mapping.transforms import TRANSFORMS, Transform
 from runner.yamlconf import LineDict, where
 from schemas import DRAFTS, PAYLOADS, DeliveryOutcome
-from schemas.base import CanonicalModel
+from schemas.base import CanonicalModel, construct_checked
 from schemas.case_code import CASE_CODE_PATTERN
 from schemas.envelope import EnvelopeDraft
 from schemas.text import normalize_text
@@ -247,14 +247,20 @@ def _draft(
         occurred = None if occurred_at is None else to_canonical_datetime(occurred_at)
     except PydanticCustomError as exc:
         raise MessageRejected(exc.message(), field="occurred_at", rule=exc.type) from None
-    return DRAFTS[schema].model_construct(
-        schema_name=schema,
-        source_system=system,
-        source_message_id=normalize_text(source_id),
-        case_code=case_code,
-        classification=payload.data_class,
-        payload=payload,
-        occurred_at=occurred,
+    return construct_checked(
+        DRAFTS[schema],
+        {
+            "message_id": None,
+            "schema_name": schema,
+            "source_system": system,
+            "source_message_id": normalize_text(source_id),
+            "case_code": case_code,
+            "causation_id": None,
+            "occurred_at": occurred,
+            "received_at": None,
+            "classification": payload.data_class,
+            "payload": payload,
+        },
     )
 
 

@@ -91,11 +91,19 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
-def _clean(value: Any) -> Any:
-    # Trim only: NFC normalisation happens once, in the canonical models' Text type.
-    if isinstance(value, str):
-        return value.strip() or None
-    return value
+def _picked(select: Selector) -> Rule:
+    """The rule of a bare selector: the selected value, trimmed (blank text is null).
+
+    Trim only: NFC normalisation happens once, in the canonical models' Text type.
+    """
+
+    def pick(ctx: Ctx) -> Any:
+        value = select(ctx.node)
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    return pick
 
 
 @dataclass
@@ -144,8 +152,7 @@ class RuleCompiler:
     def compile(self, spec: Any, parent: Any, key: str) -> Rule:
         """Compile the rule ``spec`` found at ``parent[key]``."""
         if isinstance(spec, str):
-            select = self.selector(parent, key, spec)
-            return lambda ctx: _clean(select(ctx.node))
+            return _picked(self.selector(parent, key, spec))
         if isinstance(spec, list):
             items = [self.compile(item, parent, key) for item in spec]
             return lambda ctx: [item(ctx) for item in items]
@@ -174,11 +181,14 @@ class RuleCompiler:
         if prefix is not None:
             self._path.pop()
 
+        if not tracked:
+            plain = [(name, rule) for name, _, rule in fields]
+            return lambda ctx: {name: rule(ctx) for name, rule in plain}
+
         def build(ctx: Ctx) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for name, path, rule in fields:
-                if tracked:
-                    ctx.field = path
+                ctx.field = path
                 out[name] = rule(ctx)
             return out
 
@@ -201,11 +211,14 @@ class RuleCompiler:
         modifiers = self._modifiers(spec)
         if not modifiers:
             return source
+        if len(modifiers) == 1:
+            (modify,) = modifiers
+            return lambda ctx: modify(source(ctx))
 
         def run(ctx: Ctx) -> Any:
             value = source(ctx)
             for modify in modifiers:
-                value = modify(value, ctx)
+                value = modify(value)
             return value
 
         return run
@@ -214,8 +227,7 @@ class RuleCompiler:
         """Compile the source of a rule (one branch per source key of the vocabulary)."""
         value = spec[kind]
         if kind == "from":
-            select = self.selector(spec, kind, value)
-            return lambda ctx: _clean(select(ctx.node))
+            return _picked(self.selector(spec, kind, value))
         if kind == "const":
             return lambda _ctx: value
         if kind == "var":
@@ -316,11 +328,10 @@ class RuleCompiler:
 
     # --- modifiers ----------------------------------------------------------------------------
 
-    def _modifiers(self, spec: dict[str, Any]) -> list[Callable[[Any, Ctx], Any]]:
-        stages: list[Callable[[Any, Ctx], Any]] = []
+    def _modifiers(self, spec: dict[str, Any]) -> list[Callable[[Any], Any]]:
+        stages: list[Callable[[Any], Any]] = []
         if "transform" in spec:
-            chain = self.transforms(spec, spec["transform"])
-            stages.append(lambda value, _ctx: chain(value))
+            stages.append(self.transforms(spec, spec["transform"]))
         if "codes" in spec:
             stages.append(self._codes(spec))
         if spec.get("required"):
@@ -332,6 +343,11 @@ class RuleCompiler:
         if not isinstance(specs, list):
             specs = [specs]
         steps: list[Callable[[Any], Any]] = [self._transform(node, s) for s in specs]
+        if len(steps) == 1:
+            return steps[0]
+        if len(steps) == 2:
+            first, second = steps
+            return lambda value: second(first(value))
 
         def chain(value: Any) -> Any:
             for step in steps:
@@ -345,8 +361,7 @@ class RuleCompiler:
             inner = self.transforms(node, spec["per_item"])
             return lambda value: value if value is None else [inner(v) for v in value]
         if isinstance(spec, dict) and len(spec) == 1 and "codes" in spec:
-            lookup = self._codes(spec)
-            return lambda value: lookup(value, _NO_CTX)
+            return self._codes(spec)
         if isinstance(spec, str):
             name, raw = spec, None
         elif isinstance(spec, dict) and len(spec) == 1:
@@ -377,7 +392,7 @@ class RuleCompiler:
         fn = transform.fn
         return lambda value: fn(value, params)
 
-    def _codes(self, spec: dict[str, Any]) -> Callable[[Any, Ctx], Any]:
+    def _codes(self, spec: dict[str, Any]) -> Callable[[Any], Any]:
         name = spec["codes"]
         table = self.codes.get(name)
         if table is None:
@@ -388,18 +403,15 @@ class RuleCompiler:
                 "unknown_code_table",
                 did_you_mean(str(name), sorted(self.codes)),
             )
-            return lambda value, _ctx: value
+            return lambda value: value
         lookup = table.lookup
 
-        def codes(value: Any, _ctx: Ctx) -> Any:
+        def codes(value: Any) -> Any:
             if isinstance(value, list):
                 return [lookup(v) for v in value]
             return lookup(value)
 
         return codes
-
-
-_NO_CTX = Ctx(None, {}, None)
 
 
 def _truthy(value: Any) -> bool:
@@ -408,7 +420,7 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def _required(value: Any, _ctx: Ctx) -> Any:
+def _required(value: Any) -> Any:
     if value is None:
         raise MessageRejected("a required value is missing", rule="required")
     return value

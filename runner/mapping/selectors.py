@@ -19,6 +19,7 @@ from jmespath.exceptions import JMESPathError
 from lxml import etree
 
 from runner.mapping.documents import Format
+from runner.mapping.jmes import compile_ast
 
 __all__ = [
     "Selector",
@@ -100,12 +101,12 @@ def compile_jmespath(expression: str) -> Selector:
 
     A path made only of fields, by far the most common selector, is answered by plain dict
     lookups with JMESPath's semantics (a missing key or a non-object gives None), without the
-    interpreter's tree walk; anything else runs through ``jmespath``.
+    interpreter's tree walk; anything else is compiled to closures (``runner.mapping.jmes``).
     """
     compiled = _jmes(expression)
     keys = _field_path(compiled.parsed)
     if keys is None:
-        return compiled.search  # type: ignore[no-any-return]
+        return compile_ast(compiled.parsed)
     if len(keys) == 1:
         (key,) = keys
 

@@ -168,9 +168,6 @@ def _null_words(value: Any, params: NullWordsParams) -> Any:
     return value
 
 
-_NULL_ANY_CASE = NullWordsParams(words=("null",), case_insensitive=True)
-
-
 @register("null_any_case")
 def _null_any_case(value: Any, _: NoParams) -> Any:
     """Blank text (U+3000 too) or the word ``null`` in any letter case (``NULL``, ``nUlL``) is
@@ -179,8 +176,13 @@ def _null_any_case(value: Any, _: NoParams) -> Any:
 
         address: {from: Address, transform: [null_any_case]}
     """
-    text = _null_words(value, _NULL_ANY_CASE)
-    return normalize_text(text) if isinstance(text, str) else text
+    # null_words with words ["null"], case-insensitive, inlined: it runs on most fields
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text or text.casefold() == "null":
+        return None
+    return normalize_text(value)
 
 
 class LengthParams(Params):
