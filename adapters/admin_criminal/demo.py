@@ -23,7 +23,8 @@ Alongside, one message every ``STEP_S`` seconds: the spec's two 反向移送 sam
 administrative case), a 签收回执 for a transfer the bus never made (spec sample
 ``receipt_signed-1``, dead-lettered ``UnknownTransfer``), a truncated body (``malformed_json``),
 an unknown type (``unknown_msg_type``) and a 复议 that files without its filing number
-(``required``, refused into the police side's DLQ like the other two). ``check`` verifies the transfer's whole history, ending ``filed``.
+(``required``, refused into the police side's DLQ like the other two). ``check`` verifies the
+transfer's whole history, ending ``filed``.
 
 The police side's answers are dated minutes after the transfer (the demo compresses the hours
 Decree 310 allows into seconds), so that each comes after the step it answers. Without a
