@@ -19,6 +19,12 @@ market-entity registration feed ``market_reg``) share these mechanics:
 Filesystem and SSH failures are translated here, once, into ``TransientError`` (code ``DROP_IO``
 or ``TIMEOUT``), keeping the cause: retry decisions look only at our types.
 
+A server that allows a user only so many SFTP sessions at once is kept to them with
+``max_sessions``: every drop of that user at that server in this process (a poller's, the
+delivery connection's) takes a slot of one shared cap (``adapters._transports.pacing``) while
+its session is open, and gives it back on ``close``. A drop that finds no slot free within
+``connect_timeout_s`` raises ``TransientError`` (``DROP_BUSY``). Each process has its own cap.
+
 Example (an adapter's config model and poll cycle)::
 
     class MyConfig(FileDropConfig):
@@ -49,6 +55,7 @@ import fsspec
 import paramiko
 from pydantic import Field, SecretStr, field_validator
 
+from adapters._transports.pacing import PACERS, Pacer
 from runner.adapter_api import AdapterConfig, MessageRejected, TransientError
 
 __all__ = [
@@ -106,6 +113,9 @@ class FileDropConfig(AdapterConfig):
     """A session unused this long is reopened before use (servers close idle sessions)."""
     max_file_bytes: int = Field(64 * 1024 * 1024, gt=0)
     """The largest file read; a larger one is refused unread."""
+    max_sessions: int | None = Field(None, ge=1)
+    """SFTP: sessions of the user this process holds at once (the server's limit per user);
+    ``null``: no cap. A ``file://`` drop has no sessions."""
 
     @field_validator("url")
     @classmethod
@@ -235,6 +245,7 @@ class FileDrop:
         idle_reconnect_s: float = 300.0,
         max_file_bytes: int = 64 * 1024 * 1024,
         marker_suffix: str = ".ok",
+        max_sessions: int | None = None,
     ) -> None:
         self.system = system
         parts = urlsplit(url)
@@ -253,6 +264,11 @@ class FileDrop:
         self._used = 0.0
         if self.scheme == "sftp" and not host_key_sha256:
             raise ValueError(f"{system}: an sftp drop needs host_key_sha256 (pin the host key)")
+        self._sessions: Pacer | None = None
+        if self.scheme == "sftp" and max_sessions is not None:
+            user = f"{parts.username}@{parts.hostname}:{parts.port or 22}"
+            self._sessions = PACERS.pacer(system, user, None, max_sessions)
+        self._slot: Pacer | None = None
 
     @classmethod
     def from_config(cls, system: str, config: FileDropConfig, **options: Any) -> FileDrop:
@@ -269,6 +285,7 @@ class FileDrop:
             operation_timeout_s=config.operation_timeout_s,
             idle_reconnect_s=config.idle_reconnect_s,
             max_file_bytes=config.max_file_bytes,
+            max_sessions=config.max_sessions,
             **options,
         )
 
@@ -299,10 +316,32 @@ class FileDrop:
         if self._fs is not None and now - self._used > self._idle:
             self.close()
         if self._fs is None:
-            with map_drop_errors(self.system, f"connect for {action}"):
-                self._fs = self._open()
+            self._take_slot(action)
+            try:
+                with map_drop_errors(self.system, f"connect for {action}"):
+                    self._fs = self._open()
+            finally:
+                if self._fs is None:
+                    self._free_slot()
         self._used = now
         return self._fs
+
+    def _take_slot(self, action: str) -> None:
+        """A slot of the user's session cap, or ``TransientError`` when none comes free."""
+        sessions = self._sessions
+        if sessions is None:
+            return
+        if not sessions.acquire(timeout=self._connect_timeout):
+            raise TransientError(
+                f"{self.system}: every SFTP session of the user is in use ({action})",
+                code="DROP_BUSY",
+            )
+        self._slot = sessions
+
+    def _free_slot(self) -> None:
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            slot.release()
 
     @contextlib.contextmanager
     def _io(self, action: str) -> Iterator[Any]:
@@ -332,6 +371,7 @@ class FileDrop:
         if client is not None:
             with contextlib.suppress(Exception):  # closing a dead session may fail: ignore
                 client.close()
+        self._free_slot()
 
     # --- reading ----------------------------------------------------------------------------
 

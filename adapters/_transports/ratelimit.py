@@ -7,8 +7,10 @@ transport (usually ``HttpTransport``) and
 - while the key's gate is closed, raises ``TransientError`` with the remaining wait as
   ``retry_after`` instead of calling, so the runtime's retry waits at least that long;
 - after each answer, asks the adapter's ``pause`` function how long that answer closes the gate
-  (a 429's ``Retry-After``, a system's own "key locked" code) and closes it;
-- optionally spaces its calls ``min_interval_s`` apart (it sleeps the remainder).
+  (a 429's ``Retry-After``, a system's own "key locked" code) and closes it.
+
+Keeping under the limit in the first place (pacing, a concurrency cap) is
+``adapters._transports.pacing``: wrap the transport with ``paced`` before gating it.
 
 The gate is process-wide by default (``GATE``): every connection using the same key — a poller
 and the delivery workers of several calls — shares one limit. Keys are held only as SHA-256
@@ -16,9 +18,10 @@ digests (with the system id), never the key itself. The answers are returned unc
 mappings turn them into delivery outcomes::
 
     def connect(config):
-        transport = HttpTransport("health", str(config.endpoint))
-        return GatedConnection("health", config.api_key.get_secret_value(), transport,
-                               pause=pause_after_429, code="42901", min_interval_s=0.22)
+        key = config.api_key.get_secret_value()
+        transport = paced("health", key, HttpTransport("health", str(config.endpoint)),
+                          config.rate_limit)
+        return GatedConnection("health", key, transport, pause=pause_after_429, code="42901")
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ GATE = RateGate()
 
 
 class GatedConnection:
-    """A ``Connection``: ``transport`` behind the key's ``RateGate``, optionally paced."""
+    """A ``Connection``: ``transport`` behind the key's ``RateGate``."""
 
     def __init__(
         self,
@@ -78,9 +81,6 @@ class GatedConnection:
         pause: Callable[[RawMessage], float | None],
         code: str,
         gate: RateGate = GATE,
-        min_interval_s: float = 0.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._system = system
         self._key = hashlib.sha256(f"{system}\0{secret}".encode()).hexdigest()
@@ -88,19 +88,6 @@ class GatedConnection:
         self._pause = pause
         self._code = code
         self._gate = gate
-        self._interval = min_interval_s
-        self._sleep = sleep
-        self._clock = clock
-        self._last: float | None = None
-        self._lock = threading.Lock()
-
-    def _pace(self) -> None:
-        with self._lock:
-            if self._last is not None:
-                left = self._interval - (self._clock() - self._last)
-                if left > 0:
-                    self._sleep(left)
-            self._last = self._clock()
 
     def send(self, call: Outgoing) -> RawMessage:
         """Send ``call`` unless the key is held back; close the gate for any wait the answer
@@ -112,8 +99,6 @@ class GatedConnection:
                 code=self._code,
                 retry_after=wait,
             )
-        if self._interval > 0:
-            self._pace()
         answer = self._transport.send(call)
         pause = self._pause(answer)
         if pause is not None:

@@ -15,7 +15,8 @@ How the pieces fit:
   (``CallContext.first_sent``): a batch resent after a timeout keeps its ``batchNo`` and is
   framed again (new timestamp, nonce and signature).
 - ``SPEC.frame`` adds method, path and the signed headers (``adapters.credit_fj.wire``);
-  ``SPEC.connect`` opens the shared HTTP transport at ``endpoint`` (connect 5 s, read 30 s).
+  ``SPEC.connect`` opens the shared HTTP transport at ``endpoint`` (connect 5 s, read 30 s),
+  paced under ``rate_limit`` (5 requests/s per app key, ``adapters._transports.pacing``).
 - ``SPEC.prepare`` wraps every answer as ``{"http_status", "retry_after", "requested_uscc",
   "body"}`` so that the answer mappings can see the HTTP status and ``Retry-After``
   (HTML 503 pages → ``batch_retry`` ``HTTP503``; 429 → ``retry_after_s``). Dry runs pass them

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import HttpUrl, SecretStr
 
+from adapters._transports.pacing import RateLimit
 from runner.adapter_api import AdapterConfig
 
 __all__ = ["CreditFjConfig", "as_config"]
@@ -15,11 +16,16 @@ class CreditFjConfig(AdapterConfig):
     The secret is handed over on paper and rotated yearly (README §2.3); it is a ``SecretStr``,
     so it never appears in a repr, a log line or a dumped config.
 
+    ``rate_limit`` is the gateway's limit per app key, which the bus paces its calls under
+    (default ``{per_s: 5}``, README §2.4; above it HTTP 429), shared by every connection with the
+    key in this process (``adapters._transports.pacing``); ``null`` turns pacing off.
+
     Example::
 
         endpoint: https://xyfj-gw.fjzwnet.gov.cn:8443
         app_key: MZF-ESB-350000-01
         app_secret: ${EBUS_CREDIT_FJ_SECRET}
+        rate_limit: {per_s: 5}
     """
 
     endpoint: HttpUrl
@@ -27,6 +33,7 @@ class CreditFjConfig(AdapterConfig):
     app_secret: SecretStr
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    rate_limit: RateLimit | None = RateLimit(per_s=5)
 
 
 def as_config(config: AdapterConfig) -> CreditFjConfig:

@@ -29,11 +29,13 @@ import secrets
 from collections.abc import Mapping
 
 from adapters._transports.http import HttpTransport
+from adapters._transports.pacing import paced
 from adapters.credit_fj.config import as_config
 from adapters.credit_fj.signing import NONCE_PATTERN, sign_request
 from runner.adapter_api import (
     AdapterConfig,
     CallContext,
+    Connection,
     MessageRejected,
     Outgoing,
     RawMessage,
@@ -167,13 +169,15 @@ def prepare(message_id: str, raw: RawMessage, _config: AdapterConfig) -> bytes:
     return f'{prefix},"body":{body if body is not None else "null"}}}'.encode()
 
 
-def open_transport(config: AdapterConfig) -> HttpTransport:
+def open_transport(config: AdapterConfig) -> Connection:
     """``AdapterSpec.connect``: the HTTP transport based at ``config.endpoint`` with the spec's
-    timeouts (connect 5 s, read 30 s: a 100-record batch takes up to 8 s at peak, §2.4)."""
+    timeouts (connect 5 s, read 30 s: a 100-record batch takes up to 8 s at peak, §2.4), paced
+    under ``rate_limit`` for the app key (5 requests/s)."""
     settings = as_config(config)
-    return HttpTransport(
+    transport = HttpTransport(
         "credit_fj",
         str(settings.endpoint),
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
     )
+    return paced("credit_fj", settings.app_key, transport, settings.rate_limit)

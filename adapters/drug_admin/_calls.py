@@ -13,12 +13,12 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from adapters._transports.http import HttpTransport
+from adapters._transports.pacing import paced
 from adapters._transports.soap import endpoint_path, transport_for
 from adapters._transports.soap12 import Soap12Service
 from adapters.drug_admin._config import DrugAdminConfig, as_config
 from adapters.drug_admin._wsse import SOAP12_ENVELOPE, Token, created_text, nonce_bytes
-from runner.adapter_api import AdapterConfig, CallContext, Outgoing, PermanentError
+from runner.adapter_api import AdapterConfig, CallContext, Connection, Outgoing, PermanentError
 from schemas.timeutil import SHANGHAI
 
 __all__ = [
@@ -105,13 +105,15 @@ def frame(message_id: str, document: bytes, config: AdapterConfig, call: CallCon
     )
 
 
-def open_transport(config: AdapterConfig) -> HttpTransport:
+def open_transport(config: AdapterConfig) -> Connection:
     """``AdapterSpec.connect``: the HTTP transport for ``config.endpoint`` with the spec's
-    timeouts (connect 5 s, read 30 s unless configured)."""
+    timeouts (connect 5 s, read 30 s unless configured), at most ``max_concurrent`` requests of
+    the account in flight."""
     settings = as_config(config)
-    return transport_for(
+    transport = transport_for(
         "drug_admin",
         str(settings.endpoint),
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
     )
+    return paced("drug_admin", settings.user_name, transport, None, settings.max_concurrent)

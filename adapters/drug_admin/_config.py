@@ -52,6 +52,10 @@ class DrugAdminConfig(AdapterConfig):
     """TCP connect timeout (README §2.2: 5 s)."""
     read_timeout_s: float = Field(30.0, gt=0)
     """Read timeout (README §2.2: 30 s; a 200-record penalty page can take 20 s)."""
+    max_concurrent: int | None = Field(2, ge=1)
+    """Requests of the account in flight at once (README §2.2: at most 2 per account); further
+    calls wait for a free slot of the account's shared pacer (``adapters._transports.pacing``).
+    ``null``: no cap."""
 
 
 def as_config(config: AdapterConfig) -> DrugAdminConfig:

@@ -9,8 +9,8 @@ Results are escaped XML documents inside SOAP strings (quirk Q1, handled by the 
 The SOAP mechanics (WSDL loaded once with zeep, envelopes, SOAPAction, reading answers) are
 shared in ``adapters._transports.soap``; calls go through ``adapters._transports.http``
 (``SPEC.connect`` = ``open_transport``: based at the endpoint's origin, with the spec's
-timeouts). ``adapters.eco_env.simulator`` is a loopback server of the
-service for tests and the demo.
+timeouts and at most ``max_concurrent`` = 2 requests of the account in flight).
+``adapters.eco_env.simulator`` is a loopback server of the service for tests and the demo.
 
 Example (a route that polls and one that pushes)::
 

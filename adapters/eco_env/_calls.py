@@ -11,10 +11,10 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-from adapters._transports.http import HttpTransport
+from adapters._transports.pacing import paced
 from adapters._transports.soap import SoapService, endpoint_path, transport_for
 from adapters.eco_env._config import EcoEnvConfig, as_config
-from runner.adapter_api import AdapterConfig, CallContext, Outgoing, PermanentError
+from runner.adapter_api import AdapterConfig, CallContext, Connection, Outgoing, PermanentError
 from schemas.timeutil import SHANGHAI
 
 __all__ = [
@@ -125,13 +125,16 @@ def frame(message_id: str, document: bytes, config: AdapterConfig, call: CallCon
     return push_joint_task_request(as_config(config), call, document.decode("utf-8"))
 
 
-def open_transport(config: AdapterConfig) -> HttpTransport:
+def open_transport(config: AdapterConfig) -> Connection:
     """``AdapterSpec.connect``: the HTTP transport for ``config.endpoint`` with the spec's
-    timeouts (connect 10 s, read 60 s unless configured)."""
+    timeouts (connect 10 s, read 60 s unless configured), at most ``max_concurrent`` requests
+    of the account in flight."""
     settings = as_config(config)
-    return transport_for(
+    transport = transport_for(
         "eco_env",
         str(settings.endpoint),
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
     )
+    cap = settings.max_concurrent
+    return paced("eco_env", settings.user_name, transport, None, cap)

@@ -21,6 +21,7 @@ class EcoEnvConfig(AdapterConfig):
         secret_key: ${EBUS_ECO_ENV_SECRET}
         page_size: 50                        # 1..200
         initial_start: 2025-03-01T00:00:00+08:00   # where the very first poll window starts
+        max_concurrent: 2                    # IIS answers 503 to a third request in flight
     """
 
     endpoint: HttpUrl
@@ -35,6 +36,10 @@ class EcoEnvConfig(AdapterConfig):
     previous cycle had run on schedule."""
     connect_timeout_s: float = Field(10.0, gt=0)
     read_timeout_s: float = Field(60.0, gt=0)
+    max_concurrent: int | None = Field(2, ge=1)
+    """Requests of the account in flight at once (README §2: at most 2, a third gets HTTP
+    503); further calls wait for a free slot of the account's shared pacer
+    (``adapters._transports.pacing``). ``null``: no cap."""
 
 
 def as_config(config: AdapterConfig) -> EcoEnvConfig:

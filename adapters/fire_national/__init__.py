@@ -13,9 +13,10 @@ How the pieces fit:
 - ``mappings/fire_national/*.yaml`` render the plaintext payloads and map the answers; the
   national code tables N1–N8 are under ``mappings/codes/fire_national/``.
 - ``SPEC.frame`` seals a rendered payload (timestamp, nonce, sign) and addresses it;
-  ``SPEC.connect`` opens the shared HTTP transport (connect 5 s, read 20 s) wrapped so that an
-  upload's answer knows the ``dataId`` s it answers; ``SPEC.prepare`` verifies and decrypts the
-  tasks page and wraps answers with their HTTP status (``adapters.fire_national._wire``).
+  ``SPEC.connect`` opens the shared HTTP transport (connect 5 s, read 20 s), paced under the
+  appId's ``rate_limit`` (60 requests a minute), wrapped so that an upload's answer knows the
+  ``dataId`` s it answers; ``SPEC.prepare`` verifies and decrypts the tasks page and wraps
+  answers with their HTTP status (``adapters.fire_national._wire``).
 - ``SPEC.poll`` is one cycle of §2.7 (``adapters.fire_national._poll``).
 - ``adapters.fire_national.simulator`` is the national platform on loopback, for tests and the
   demo (``adapters.fire_national.demo``).

@@ -6,6 +6,7 @@ import re
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator
 
+from adapters._transports.pacing import RateLimit
 from runner.adapter_api import AdapterConfig
 
 __all__ = ["FireNationalConfig", "as_config"]
@@ -30,6 +31,7 @@ class FireNationalConfig(AdapterConfig):
         sm4_iv: ${EBUS_FIRE_NATIONAL_SM4_IV}
         poll_interval_s: 900        # GET /tasks every 15 minutes (README §2.7)
         page_size: 50               # tasks per page, 1..100
+        rate_limit: {per_min: 60, burst: 10}    # README §2.6: 60 requests a minute per appId
     """
 
     endpoint: HttpUrl
@@ -54,6 +56,11 @@ class FireNationalConfig(AdapterConfig):
     """Connect timeout (README §2.6: 5 s)."""
     read_timeout_s: float = Field(20.0, gt=0)
     """Read timeout (README §2.6: 20 s)."""
+    rate_limit: RateLimit | None = RateLimit(per_min=60, burst=10)
+    """The appId's limit (60 requests a minute, README §2.6; ``42900`` beyond), which the bus
+    paces every call under with the appId's shared pacer (``adapters._transports.pacing``):
+    up to ``burst`` calls at once (a poll cycle's pages), then evenly spaced so that no minute
+    holds more than 60. ``null``: not paced."""
 
     @field_validator("sm4_key", "sm4_iv")
     @classmethod

@@ -30,11 +30,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters._transports.http import HttpTransport
+from adapters._transports.pacing import paced
 from adapters.fire_national._config import FireNationalConfig, as_config
 from adapters.fire_national._envelope import NONCE, Keys, epoch_ms, open_envelope, seal
 from runner.adapter_api import (
     AdapterConfig,
     CallContext,
+    Connection,
     MessageRejected,
     Outgoing,
     RawMessage,
@@ -188,7 +190,7 @@ class FireNationalConnection:
     (``meta['data_ids']``, a JSON list) so that ``upload_response`` matches results by
     ``dataId`` (README §5)."""
 
-    def __init__(self, transport: HttpTransport, keys: Keys) -> None:
+    def __init__(self, transport: Connection, keys: Keys) -> None:
         self.transport = transport
         self._keys = keys
 
@@ -207,7 +209,8 @@ class FireNationalConnection:
 
 
 def open_transport(config: AdapterConfig) -> FireNationalConnection:
-    """``AdapterSpec.connect``: the HTTP transport at ``endpoint`` (connect 5 s, read 20 s)."""
+    """``AdapterSpec.connect``: the HTTP transport at ``endpoint`` (connect 5 s, read 20 s),
+    paced under the appId's ``rate_limit`` (60 requests a minute)."""
     settings: FireNationalConfig = as_config(config)
     transport = HttpTransport(
         "fire_national",
@@ -215,4 +218,5 @@ def open_transport(config: AdapterConfig) -> FireNationalConnection:
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
     )
-    return FireNationalConnection(transport, keys_of(settings))
+    pacing = paced("fire_national", settings.app_id, transport, settings.rate_limit)
+    return FireNationalConnection(pacing, keys_of(settings))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ConfigDict, Field, HttpUrl, SecretStr, field_validator, model_validator
 
+from adapters._transports.pacing import RateLimit
 from runner.adapter_api import AdapterConfig
 from schemas.timeutil import SHANGHAI
 
@@ -36,7 +37,9 @@ class HealthConfig(AdapterConfig):
     - ``poll_interval_s``: seconds between cycles (the README asks for 5 minutes).
     - ``max_pages_per_cycle``: a cycle stops after this many pages and commits what it read;
       the next cycle goes on from there (the bound is inclusive, nothing is skipped).
-    - ``max_requests_per_s``: the gateway's rate limit per key (5); the bus paces its calls.
+    - ``rate_limit``: the gateway's limit per key, which the bus paces its calls under
+      (default ``{per_s: 5}``, README §2; ``adapters._transports.pacing``); ``null`` turns
+      pacing off (a simulator without a limit).
     - ``client_cert`` / ``client_key``: the PEM client certificate ``CN=fjzf-esb`` and its key
       for mutual TLS; ``ca_file``: the ``FJWJW Root CA G2`` certificate the server is pinned
       to. All three or none (none only for a loopback simulator).
@@ -60,7 +63,7 @@ class HealthConfig(AdapterConfig):
     page_size: int = Field(default=100, ge=1, le=100)
     poll_interval_s: float = Field(default=300.0, gt=0)
     max_pages_per_cycle: int = Field(default=100, ge=1)
-    max_requests_per_s: float = Field(default=5.0, gt=0)
+    rate_limit: RateLimit | None = RateLimit(per_s=5)
     client_cert: Path | None = None
     client_key: Path | None = None
     ca_file: Path | None = None

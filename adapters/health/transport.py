@@ -5,7 +5,8 @@ README §2: the gateway allows 5 requests per second per key and answers HTTP 42
 ``Retry-After`` (seconds) beyond it; the bus must wait that long before its next request. The
 connection therefore
 
-- paces its calls to ``max_requests_per_s`` with a 10 % margin (it sleeps the remainder);
+- paces its calls under ``rate_limit`` (default 5 per second) with the shared pacer
+  (``adapters._transports.pacing``: 10 % margin, shared by every connection with the key);
 - after a 429, sends nothing with that key for ``Retry-After`` seconds: ``send`` raises
   ``TransientError`` with the remaining wait as ``retry_after`` instead of calling.
 
@@ -22,6 +23,7 @@ from typing import Any, cast
 
 from adapters._transports import ratelimit
 from adapters._transports.http import HttpTransport
+from adapters._transports.pacing import paced
 from adapters._transports.ratelimit import GATE, GatedConnection, RateGate
 from adapters.health.config import HealthConfig, as_config
 from runner.adapter_api import AdapterConfig, RawMessage
@@ -38,9 +40,6 @@ __all__ = [
 DEFAULT_RETRY_AFTER_S = 5
 """The wait after a 429 whose ``Retry-After`` is missing or not a whole number of seconds."""
 MAX_RETRY_AFTER_S = 3600
-PACE_MARGIN = 1.1
-"""Calls are spaced 10 % wider than the limit allows: the gateway counts arrivals, which
-network jitter bunches together."""
 
 
 def retry_after_s(header: str | None) -> int:
@@ -81,12 +80,12 @@ def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnect
         read_timeout_s=settings.read_timeout_s,
         verify=cast(bool, verify),
     )
+    key = settings.api_key.get_secret_value()
     return GatedConnection(
         "health",
-        settings.api_key.get_secret_value(),
-        transport,
+        key,
+        paced("health", key, transport, settings.rate_limit),
         pause=pause_s,
         code="42901",
         gate=gate,
-        min_interval_s=PACE_MARGIN / settings.max_requests_per_s,
     )

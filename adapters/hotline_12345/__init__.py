@@ -18,9 +18,10 @@ How the pieces fit:
   it also normalises the work orders of a page (lower-case keys Q1, ``"null"`` Q2). Dry runs
   pass them with ``ebus map hotline_12345 accept_response FILE --status 409
   --meta path=/api/v3/workorders/GD202503110004521/accept``.
-- ``SPEC.connect`` opens the shared HTTP transport (connect 5 s, read 30 s) behind a per-key
-  rate-limit gate (``adapters.hotline_12345.transport``): after a 429 no request with that key
-  is sent for ``Retry-After`` seconds, after ``1103`` for 10 minutes.
+- ``SPEC.connect`` opens the shared HTTP transport (connect 5 s, read 30 s), paced under the
+  key's ``rate_limit`` (600 a minute, 20 a second), behind a per-key rate-limit gate
+  (``adapters.hotline_12345.transport``): after a 429 no request with that key is sent for
+  ``Retry-After`` seconds, after ``1103`` for 10 minutes.
 - ``adapters.hotline_12345.simulator`` is the platform on loopback, for tests and the demo.
 
 Example (routes)::

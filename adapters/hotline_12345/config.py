@@ -6,6 +6,7 @@ import re
 
 from pydantic import ConfigDict, Field, HttpUrl, SecretStr, field_validator
 
+from adapters._transports.pacing import RateLimit
 from runner.adapter_api import AdapterConfig
 
 __all__ = ["API_KEY_PATTERN", "Hotline12345Config", "as_config"]
@@ -26,11 +27,17 @@ class Hotline12345Config(AdapterConfig):
     subscription (no ``cursor`` parameter) only when ``new_subscription`` is true: restarting
     without a cursor would skip orders, so it is never done by accident.
 
+    ``rate_limit`` is the gateway's limit per key, which the bus paces every call under
+    (default ``{per_min: 600, per_s: 20}``, README §2), shared by the poller and the delivery
+    workers using the key in this process (``adapters._transports.pacing``); ``null`` turns
+    pacing off. After a 429 the key's gate still holds every call back for ``Retry-After``.
+
     Example::
 
         endpoint: https://api.fj12345.gov.cn
         api_key: ${EBUS_HOTLINE_12345_API_KEY}
         page_size: 100
+        rate_limit: {per_min: 600, per_s: 20}
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
@@ -44,6 +51,7 @@ class Hotline12345Config(AdapterConfig):
     new_subscription: bool = False
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    rate_limit: RateLimit | None = RateLimit(per_min=600, per_s=20)
 
     @field_validator("api_key")
     @classmethod

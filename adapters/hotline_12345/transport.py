@@ -8,12 +8,16 @@ is shared by every connection that uses the same key in this process (the poller
 delivery workers of ``accept`` and ``feedback``): while it is closed, ``send`` raises
 ``TransientError`` (code ``1429``) with the remaining wait as ``retry_after`` instead of
 calling. What is specific to 12345 is here: the bounds of ``Retry-After`` and the locked key.
+
+To meet no 429 in the first place, the transport under the gate is paced under ``rate_limit``
+(600 a minute, 20 in any second) by the key's shared pacer (``adapters._transports.pacing``).
 """
 
 from __future__ import annotations
 
 from adapters._transports import ratelimit
 from adapters._transports.http import HttpTransport
+from adapters._transports.pacing import paced
 from adapters._transports.ratelimit import GATE, GatedConnection, RateGate
 from adapters.hotline_12345.config import as_config
 from adapters.hotline_12345.wire import answer_json
@@ -52,8 +56,8 @@ def pause_s(answer: RawMessage) -> int | None:
 
 
 def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnection:
-    """``AdapterSpec.connect``: the gated HTTP transport at ``config.endpoint`` with the spec's
-    timeouts (connect 5 s, read 30 s; the gateway itself gives up after 20 s, README §2)."""
+    """``AdapterSpec.connect``: the paced, gated HTTP transport at ``config.endpoint`` with the
+    spec's timeouts (connect 5 s, read 30 s; the gateway itself gives up after 20 s, README §2)."""
     settings = as_config(config)
     transport = HttpTransport(
         "hotline_12345",
@@ -62,6 +66,5 @@ def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnect
         read_timeout_s=settings.read_timeout_s,
     )
     secret = settings.api_key.get_secret_value()
-    return GatedConnection(
-        "hotline_12345", secret, transport, pause=pause_s, code="1429", gate=gate
-    )
+    pacing = paced("hotline_12345", secret, transport, settings.rate_limit)
+    return GatedConnection("hotline_12345", secret, pacing, pause=pause_s, code="1429", gate=gate)

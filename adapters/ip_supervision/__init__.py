@@ -18,7 +18,7 @@ How the pieces fit:
   ``SPEC.frame`` numbers the records (``SEQ``), signs (HMAC-SHA256 over the **GBK** SHA-256 of
   ``xmlData``, ``adapters.ip_supervision._signing``) and builds the envelope from the WSDL
   with the shared ``SoapService``.
-- ``SPEC.connect`` opens ``SupervisionConnection`` on the shared HTTP transport: at most 5
+- ``SPEC.connect`` opens ``SupervisionConnection`` on the shared, paced HTTP transport: at most 5
   calls/s, a resend never reuses a nonce, and each answer carries the ``XWBH`` sent per
   ``SEQ``; ``SPEC.prepare`` wraps the answer with its HTTP status and the call
   (``adapters.ip_supervision._answers``) for ``mappings/ip_supervision/upload_response.yaml``.

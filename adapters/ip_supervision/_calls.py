@@ -9,8 +9,9 @@ SOAP 1.1 envelope of the WSDL: ``AuthHeader`` {timestamp, nonce, sign} and
 ``SupervisionConnection`` (``SPEC.connect``) sends calls through the shared HTTP transport and
 adds to each answer what its mapping needs to match records to the call: the ``XWBH`` sent
 with each ``SEQ`` (``meta['sent_xwbh']``, a JSON list). It also keeps the system's rules a
-resend would break: at most ``max_calls_per_s`` calls per second (§2.4, HTTP 503 above), and
-a call is never sent twice with the same nonce (E008): a resend is signed afresh.
+resend would break: a call is never sent twice with the same nonce (E008): a resend is signed
+afresh. ``open_connection`` paces the transport under ``rate_limit`` (5 calls/s per appId,
+§2.4, HTTP 503 above) with the shared pacer (``adapters._transports.pacing``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from adapters._transports.http import HttpTransport
+from adapters._transports.pacing import paced
 from adapters._transports.soap import SoapService, endpoint_path, transport_for
 from adapters.ip_supervision._config import IpSupervisionConfig, as_config
 from adapters.ip_supervision._gbk import encode_gbk
@@ -35,6 +36,7 @@ from adapters.ip_supervision._signing import NONCE_PATTERN, sign, timestamp
 from runner.adapter_api import (
     AdapterConfig,
     CallContext,
+    Connection,
     MessageRejected,
     Outgoing,
     PermanentError,
@@ -195,14 +197,12 @@ class SupervisionConnection:
     def __init__(
         self,
         config: IpSupervisionConfig,
-        transport: HttpTransport,
+        transport: Connection,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.config = config
         self.transport = transport
         self.clock = clock or (lambda: dt.datetime.now(SHANGHAI))
-        self._interval = 1.05 / config.max_calls_per_s  # 5 % under: jitter stays in limits
-        self._next_slot = 0.0
         self._used: OrderedDict[str, float] = OrderedDict()  # nonce → monotonic time used
         self._lock = threading.Lock()
 
@@ -224,7 +224,6 @@ class SupervisionConnection:
             )
             fields = read_call(call.body)
             self._reused(fields["nonce"])
-        self._wait_for_slot()
         answer = self.transport.send(call)
         sent = json.dumps(sent_records(fields["xmlData"]), ensure_ascii=False)
         return RawMessage(
@@ -245,14 +244,6 @@ class SupervisionConnection:
             self._used[nonce] = moment
             return False
 
-    def _wait_for_slot(self) -> None:
-        with self._lock:
-            moment = time.monotonic()
-            slot = max(moment, self._next_slot)
-            self._next_slot = slot + self._interval
-        if slot > moment:
-            time.sleep(slot - moment)
-
     def close(self) -> None:
         """Close the HTTP transport."""
         self.transport.close()
@@ -260,7 +251,7 @@ class SupervisionConnection:
 
 def open_connection(config: AdapterConfig) -> SupervisionConnection:
     """``AdapterSpec.connect``: the connection to ``config.endpoint`` (connect 10 s, read 60 s
-    unless configured)."""
+    unless configured), paced under ``rate_limit`` for the appId."""
     settings = as_config(config)
     transport = transport_for(
         "ip_supervision",
@@ -268,4 +259,7 @@ def open_connection(config: AdapterConfig) -> SupervisionConnection:
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
     )
-    return SupervisionConnection(settings, transport)
+    rate = settings.rate_limit
+    return SupervisionConnection(
+        settings, paced("ip_supervision", settings.app_id, transport, rate)
+    )

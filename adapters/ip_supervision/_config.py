@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, HttpUrl, SecretStr
 
+from adapters._transports.pacing import RateLimit
 from runner.adapter_api import AdapterConfig
 
 __all__ = ["IpSupervisionConfig", "as_config"]
@@ -19,7 +20,7 @@ class IpSupervisionConfig(AdapterConfig):
         endpoint: https://hlwjg-sjjr.fjzwnet.gov.cn:9443/jgxw/services/SupervisionDataService
         app_id: FJMZF0001
         app_secret: ${EBUS_IP_SUPERVISION_SECRET}
-        max_calls_per_s: 5          # the load balancer answers HTTP 503 above 5 calls/s (§2.4)
+        rate_limit: {per_s: 5}      # the load balancer answers HTTP 503 above 5 calls/s (§2.4)
     """
 
     endpoint: HttpUrl
@@ -28,8 +29,9 @@ class IpSupervisionConfig(AdapterConfig):
     connect_timeout_s: float = Field(10.0, gt=0)
     read_timeout_s: float = Field(60.0, gt=0)
     """README §2.4: a 200-record call takes up to 20 s at quarter end; 60 s recommended."""
-    max_calls_per_s: float = Field(5.0, gt=0)
-    """Calls per second this bus makes at most (the system's limit per appId, §2.4)."""
+    rate_limit: RateLimit | None = RateLimit(per_s=5)
+    """The calls this bus makes at most (the system's limit per appId, §2.4), paced by the
+    shared pacer of the appId (``adapters._transports.pacing``); ``null``: not paced."""
 
 
 def as_config(config: AdapterConfig) -> IpSupervisionConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, HttpUrl, SecretStr
 
+from adapters._transports.pacing import RateLimit
 from runner.adapter_api import AdapterConfig
 
 __all__ = ["DEFAULT_SCOPE", "JointPunishmentConfig", "as_config"]
@@ -35,6 +36,10 @@ class JointPunishmentConfig(AdapterConfig):
     refresh_margin_s: int = Field(default=300, ge=0)
     ca_bundle: str | None = None
     """A CA file for the 政务外网 certificates; None uses the system's trust store."""
+    rate_limit: RateLimit | None = RateLimit(per_s=20)
+    """The API's limit per client (README §2.3: 20 requests a second, then HTTP 429): the bus
+    paces its calls under it, shared by every worker of this process
+    (``adapters._transports.pacing``); ``null`` paces nothing."""
 
 
 def as_config(config: AdapterConfig) -> JointPunishmentConfig:

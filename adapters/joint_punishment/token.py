@@ -29,9 +29,10 @@ import json
 from adapters._transports.http import HttpTransport
 from adapters._transports.oauth2 import BearerConnection, TokenCache
 from adapters._transports.oauth2 import shared_cache as _shared_cache
+from adapters._transports.pacing import paced
 from adapters.joint_punishment.config import JointPunishmentConfig, as_config
 from adapters.joint_punishment.wire import read_token, token_call
-from runner.adapter_api import AdapterConfig, RawMessage
+from runner.adapter_api import AdapterConfig, Connection, RawMessage
 
 __all__ = [
     "EXPIRED_CODES",
@@ -76,12 +77,17 @@ class OAuthConnection(BearerConnection):
     ) -> None:
         self.config = as_config(config)
         super().__init__(
-            transport or _transport(self.config),
+            transport or _paced(self.config),
             cache or shared_cache(self.config),
             token_call=token_call(self.config),
             read_token=read_token,
             refused=needs_refresh,
         )
+
+
+def _paced(config: JointPunishmentConfig) -> Connection:
+    """The HTTP transport under the client's shared pacer (token calls count too)."""
+    return paced("joint_punishment", config.client_id, _transport(config), config.rate_limit)
 
 
 def _transport(config: JointPunishmentConfig) -> HttpTransport:

@@ -21,8 +21,9 @@ class MarketPlatformConfig(FileDropConfig):
         poll_interval_s: 300                  # README §2: every 5 minutes, never under 60 s
 
     Inherited keys (``url``, ``key_file``, ``key_passphrase``, ``host_key_sha256``,
-    ``connect_timeout_s``, ``operation_timeout_s``, ``idle_reconnect_s``, ``max_file_bytes``)
-    are documented in ``adapters._transports.filedrop.FileDropConfig``.
+    ``connect_timeout_s``, ``operation_timeout_s``, ``idle_reconnect_s``, ``max_file_bytes``,
+    ``max_sessions``) are documented in ``adapters._transports.filedrop.FileDropConfig``;
+    ``max_sessions`` defaults to the server's 2 sessions per user here (README §2).
     """
 
     poll_interval_s: float = Field(300.0, gt=0)
@@ -32,6 +33,9 @@ class MarketPlatformConfig(FileDropConfig):
     """The folder the platform drops task files in."""
     outbox: str = "outbox"
     """The folder the bus drops result files in."""
+    max_sessions: int | None = Field(2, ge=1)
+    """SFTP sessions of the user held at once by this process: the poller's and the result
+    drop's share the server's cap of 2 per user (README §2); ``null``: no cap."""
 
 
 def as_config(config: AdapterConfig) -> MarketPlatformConfig:

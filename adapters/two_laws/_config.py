@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, HttpUrl, SecretStr
 
+from adapters._transports.pacing import RateLimit
 from runner.adapter_api import AdapterConfig
 from schemas.identifiers import Uscc
 
@@ -26,6 +27,7 @@ class TwoLawsConfig(AdapterConfig):
         password: ${EBUS_TWO_LAWS_PASSWORD}
         org_codes: [11350200MB1C034749, 11350500MB0P661250]
         agencies_per_cycle: 110
+        rate_limit: {per_s: 20}     # the account's limit (README §2.3)
     """
 
     endpoint: HttpUrl
@@ -39,6 +41,10 @@ class TwoLawsConfig(AdapterConfig):
     poll_interval_s: int = Field(600, gt=0)
     connect_timeout_s: float = Field(10.0, gt=0)
     read_timeout_s: float = Field(30.0, gt=0)
+    rate_limit: RateLimit | None = RateLimit(per_s=20)
+    """The account's limit (20 calls/s, README §2.3; above it a Fault "访问频率超限"), which the
+    bus paces every call under with the account's shared pacer
+    (``adapters._transports.pacing``); ``null``: not paced."""
 
 
 def as_config(config: AdapterConfig) -> TwoLawsConfig:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from adapters._transports.http import HttpTransport
+from adapters._transports.pacing import paced
 from adapters._transports.soap import (
     SOAP11_ENVELOPE,
     SOAP11_HEADERS,
@@ -49,6 +49,7 @@ from adapters.two_laws._config import TwoLawsConfig, as_config
 from runner.adapter_api import (
     AdapterConfig,
     CallContext,
+    Connection,
     MessageRejected,
     Outgoing,
     RawMessage,
@@ -314,13 +315,14 @@ def prepare(message_id: str, raw: RawMessage, _config: AdapterConfig) -> bytes:
     return etree.tostring(wrapper, encoding="utf-8")
 
 
-def open_transport(config: AdapterConfig) -> HttpTransport:
+def open_transport(config: AdapterConfig) -> Connection:
     """``AdapterSpec.connect``: the HTTP transport of ``config.endpoint`` (read timeout 30 s,
-    as README §2.3 recommends)."""
+    as README §2.3 recommends), paced under the account's ``rate_limit`` (20 calls/s)."""
     settings = as_config(config)
-    return transport_for(
+    transport = transport_for(
         _SYSTEM,
         str(settings.endpoint),
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
     )
+    return paced(_SYSTEM, settings.user_name, transport, settings.rate_limit)

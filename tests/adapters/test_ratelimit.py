@@ -1,5 +1,5 @@
 """The shared rate gate: a closed key sends nothing until its wait is over, whatever connection
-uses it; calls are paced; a key is kept only as a digest."""
+uses it; a key is kept only as a digest. (Pacing is ``tests/adapters/test_pacing.py``.)"""
 
 from __future__ import annotations
 
@@ -78,20 +78,6 @@ def test_the_same_secret_of_two_systems_is_two_keys_and_never_kept_in_clear():
     other_system = GatedConnection("other", "s3cret", Peer(), pause=_after_429, code="x", gate=gate)
     other_system.send(CALL)
     assert "s3cret" not in repr(vars(connection)) + repr(vars(gate))
-
-
-def test_calls_are_spaced_by_the_minimum_interval():
-    clock, slept = Clock(), []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.now += seconds
-
-    connection = _connection(Peer(), RateGate(clock), min_interval_s=0.25, sleep=sleep, clock=clock)
-    connection.send(CALL)
-    clock.now += 0.05
-    connection.send(CALL)
-    assert slept == [pytest.approx(0.2)]
 
 
 def test_close_closes_the_transport():

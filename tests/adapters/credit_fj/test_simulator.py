@@ -16,7 +16,7 @@ from adapters._simulators.http import HttpSimulator, Request, Response
 from adapters._transports.http import HttpTransport
 from adapters.credit_fj import SPEC
 from adapters.credit_fj.simulator import CreditFjPlatform, maintenance, rate_limited, serve
-from runner.adapter_api import CallContext, Outgoing, RawMessage
+from runner.adapter_api import CallContext, Connection, Outgoing, RawMessage
 from runner.dryrun import map_message, render_message
 from runner.stamp import now
 from tests.adapters.credit_fj.samples import PROJECT, SAMPLES, config, envelope, inputs
@@ -28,7 +28,7 @@ class Platform:
 
     state: CreditFjPlatform
     simulator: HttpSimulator
-    transport: HttpTransport
+    transport: Connection
 
     def call(self, message: str, items: list[dict[str, Any]], sequence: int = 1) -> Outgoing:
         facts = {"nonce": secrets.token_hex(16), "sequence": str(sequence)}
@@ -51,7 +51,7 @@ class Platform:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[HttpSimulator, HttpTransport, list[CreditFjPlatform]]]:
+def server() -> Iterator[tuple[HttpSimulator, Connection, list[CreditFjPlatform]]]:
     """One loopback server for the module (stopping one takes half a second); each test gets
     a fresh platform state behind it."""
     current: list[CreditFjPlatform] = []
@@ -61,7 +61,7 @@ def server() -> Iterator[tuple[HttpSimulator, HttpTransport, list[CreditFjPlatfo
 
     with HttpSimulator(dispatch) as simulator:
         transport = SPEC.connect(config(simulator.url)) if SPEC.connect else None
-        assert isinstance(transport, HttpTransport)
+        assert transport is not None
         try:
             yield simulator, transport, current
         finally:
@@ -70,7 +70,7 @@ def server() -> Iterator[tuple[HttpSimulator, HttpTransport, list[CreditFjPlatfo
 
 @pytest.fixture
 def platform(
-    server: tuple[HttpSimulator, HttpTransport, list[CreditFjPlatform]],
+    server: tuple[HttpSimulator, Connection, list[CreditFjPlatform]],
 ) -> Platform:
     simulator, transport, current = server
     current.append(CreditFjPlatform())

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from adapters._simulators.polling import RecordingPollContext
-from adapters._transports.http import HttpTransport
 from adapters.eco_env import EcoEnvConfig, open_transport
 from adapters.eco_env.simulator import SECRET_KEY, USER_NAME, EcoEnvSimulator
+from runner.adapter_api import Connection
 from tests.adapters.eco_env._support import at
 
 
@@ -52,13 +52,13 @@ def make_config(simulator: EcoEnvSimulator, **overrides: object) -> EcoEnvConfig
 
 
 @pytest.fixture
-def transport(config: EcoEnvConfig) -> Iterator[HttpTransport]:
+def transport(config: EcoEnvConfig) -> Iterator[Connection]:
     connection = open_transport(config)
     yield connection
     connection.close()
 
 
 @pytest.fixture
-def context(transport: HttpTransport, clock: Clock) -> RecordingPollContext:
+def context(transport: Connection, clock: Clock) -> RecordingPollContext:
     """A poll context whose calls reach the simulator; ``now`` follows the clock's start."""
     return RecordingPollContext(transport.send, now=clock.now)

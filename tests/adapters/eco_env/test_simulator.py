@@ -13,7 +13,6 @@ from lxml import etree
 from zeep import Client, Transport
 
 from adapters._simulators.soap import asmx_response
-from adapters._transports.http import HttpTransport
 from adapters.eco_env import (
     SERVICE,
     EcoEnvConfig,
@@ -29,7 +28,7 @@ from adapters.eco_env.simulator import (
     generate_dataset,
     sample_dataset,
 )
-from runner.adapter_api import CallContext, Outgoing, RawMessage
+from runner.adapter_api import CallContext, Connection, Outgoing, RawMessage
 from schemas.divisions import is_division_code
 from schemas.identifiers import check_resident_id, check_uscc
 from tests.adapters.eco_env._support import at, canonical_xml, naive, sample, soap_text
@@ -37,7 +36,7 @@ from tests.adapters.eco_env.conftest import Clock, make_config
 
 
 def _list(
-    transport: HttpTransport,
+    transport: Connection,
     config: EcoEnvConfig,
     clock: Clock,
     window: tuple[Any, Any],
@@ -48,7 +47,7 @@ def _list(
     return transport.send(call)
 
 
-def _decision(transport: HttpTransport, config: EcoEnvConfig, clock: Clock, case_id: int) -> bytes:
+def _decision(transport: Connection, config: EcoEnvConfig, clock: Clock, case_id: int) -> bytes:
     call = get_penalty_decision_request(config, CallContext(now=clock.now), case_id)
     return transport.send(call).body
 
@@ -283,26 +282,35 @@ def test_another_path_is_not_found(simulator, transport):
 # --- load ---------------------------------------------------------------------------------
 
 
-def test_a_third_concurrent_request_gets_http_503(clock):
+def _concurrent_statuses(clock: Clock, count: int, **overrides: object) -> list[str]:
+    """``count`` page requests at once, each worker on its own connection."""
     with EcoEnvSimulator(clock=clock, latency_s=0.5) as simulator:
-        config = make_config(simulator)
+        config = make_config(simulator, **overrides)
         statuses: list[str] = []
-        barrier = threading.Barrier(3)
+        barrier = threading.Barrier(count)
 
         def one() -> None:
             with closing(open_transport(config)) as transport:
                 barrier.wait()
                 statuses.append(_list_status(transport, config, clock))
 
-        threads = [threading.Thread(target=one) for _ in range(3)]
+        threads = [threading.Thread(target=one) for _ in range(count)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    assert sorted(statuses) == ["200", "200", "503"]
+    return sorted(statuses)
 
 
-def _list_status(transport: HttpTransport, config: EcoEnvConfig, clock: Clock) -> str:
+def test_a_third_concurrent_request_gets_http_503(clock):
+    assert _concurrent_statuses(clock, 3, max_concurrent=None) == ["200", "200", "503"]
+
+
+def test_the_connections_of_the_account_keep_two_requests_in_flight_and_meet_no_503(clock):
+    assert _concurrent_statuses(clock, 5) == ["200"] * 5
+
+
+def _list_status(transport: Connection, config: EcoEnvConfig, clock: Clock) -> str:
     return _list(transport, config, clock, JUNE_3).meta["status"]
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from adapters._simulators.http import Fault, HttpSimulator
 from adapters._simulators.polling import RecordingPollContext
+from adapters._transports.pacing import PacedConnection, RateLimit
 from adapters.fire_national import SPEC
 from adapters.fire_national._poll import tasks_request
 from adapters.fire_national._wire import FireNationalConnection
@@ -27,7 +28,9 @@ from tests.adapters.fire_national._support import PROJECT, config, load, plain_p
 def platform() -> Iterator[tuple[FireNationalPlatform, HttpSimulator, FireNationalConnection]]:
     state = FireNationalPlatform()
     with HttpSimulator(state.handle) as simulator:
-        connection = SPEC.connect(config(simulator.url)) if SPEC.connect else None
+        # unpaced: the simulator does not count calls, and 60 a minute would slow every test
+        settings = config(simulator.url, rate_limit=None)
+        connection = SPEC.connect(settings) if SPEC.connect else None
         assert isinstance(connection, FireNationalConnection)
         try:
             yield state, simulator, connection
@@ -197,3 +200,17 @@ def test_a_reused_nonce_is_refused_and_a_wrong_key_fails_decryption(platform):
         "penalties", document, wrong, CallContext(now=now(), nonce=secrets.token_hex(16))
     )
     assert json.loads(connection.send(other).body)["code"] == "40003"
+
+
+def test_the_connection_is_paced_under_the_appids_60_requests_a_minute():
+    settings = config("http://127.0.0.1:9", app_id="FJ35PACINGTEST")  # a pacer of its own
+    connection = SPEC.connect(settings) if SPEC.connect else None
+    assert isinstance(connection, FireNationalConnection)
+    try:
+        assert isinstance(connection.transport, PacedConnection)
+        assert connection.transport.pacer.rate_limit == RateLimit(per_min=60, burst=10)
+        waits = [connection.transport.pacer.reserve() for _ in range(11)]
+    finally:
+        connection.close()
+    assert waits[:10] == pytest.approx([0.0] * 10, abs=0.05)  # a poll cycle's pages at once
+    assert waits[10] > 1.0  # then no faster than a minute's 60 allow

@@ -30,7 +30,7 @@ class Live:
 
     def settings(self, **changes: Any) -> HealthConfig:
         """The config of this server (fast pacing unless the test sets its own)."""
-        return config(self.simulator.url, **({"max_requests_per_s": 1000.0} | changes))
+        return config(self.simulator.url, **({"rate_limit": None} | changes))
 
     def requests(self) -> int:
         """How many requests reached the server."""
@@ -48,7 +48,7 @@ def live(server: SwappableServer[HealthApi]) -> Iterator[Live]:
     clock = FakeClock()
     api = server.behind(HealthApi(per_second=1000))
     gate = RateGate(clock=clock)
-    connection = open_transport(config(server.url, max_requests_per_s=1000.0), gate)
+    connection = open_transport(config(server.url, rate_limit=None), gate)
     try:
         yield Live(api, server.simulator, connection, gate, clock)
     finally:

@@ -262,7 +262,7 @@ def test_a_429_stops_the_cycle_and_no_request_is_sent_before_retry_after(live: L
 def test_the_connection_paces_itself_below_the_gateways_5_per_second(live: Live):
     _cases(live, 8)
     live.api.per_second = 5
-    settings = live.settings(page_size=1, max_requests_per_s=5.0)
+    settings = live.settings(page_size=1, rate_limit={"per_s": 5})
     connection = open_transport(settings, live.gate)
     ctx = RecordingPollContext(connection.send, now=parse_now(None))
     try:

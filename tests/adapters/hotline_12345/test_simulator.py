@@ -4,11 +4,13 @@ the shared HTTP transport behind the rate-limit gate, map the answer (README §2
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
 
 from adapters._simulators.http import Fault
+from adapters._transports.http import HttpTransport
 from adapters.hotline_12345 import SPEC
 from adapters.hotline_12345.simulator import busy, gateway_page, rate_limited
 from adapters.hotline_12345.transport import open_transport
@@ -227,3 +229,42 @@ def test_a_malformed_answer_is_rejected_so_the_call_is_sent_again(live: Live):
     with pytest.raises(MessageRejected) as caught:
         _outcome("accept", answer)
     assert caught.value.rule == "malformed_json"
+
+
+def _burst(connections: list[Any], call: Outgoing, each: int) -> list[str]:
+    """``each`` calls on every connection at once, one thread per connection: the statuses."""
+    statuses: list[str] = []
+
+    def run(connection: Any) -> None:
+        for _ in range(each):
+            statuses.append(connection.send(call).meta["status"])
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in connections]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return statuses
+
+
+def test_a_burst_of_three_connections_unpaced_meets_the_platforms_429(live: Live):
+    _dispatched(live)
+    live.platform.lock_after = 1000  # count refusals only; no locked key
+    raw = HttpTransport("hotline_12345", live.simulator.url)
+    try:
+        statuses = _burst([raw, raw, raw], _call("accept", envelope("accept-2")), 9)
+    finally:
+        raw.close()
+    assert "429" in statuses  # 27 calls at once: above the platform's 20 a second
+
+
+def test_three_connections_of_one_key_share_its_pace_and_meet_no_429(live: Live):
+    _dispatched(live)
+    others = [open_transport(config(live.simulator.url), live.gate) for _ in range(2)]
+    try:
+        statuses = _burst([live.connection, *others], _call("accept", envelope("accept-2")), 9)
+    finally:
+        for connection in others:
+            connection.close()
+    assert len(statuses) == 27
+    assert set(statuses) == {"200", "409"}  # accepted once, then "already accepted" (2003)

@@ -9,6 +9,7 @@ import paramiko
 import pytest
 
 from adapters._transports.filedrop import FileDrop, FileDropConfig, Marker, PinnedHostKey, md5_hex
+from adapters.market_platform import MarketPlatformConfig
 from runner.adapter_api import MessageRejected, TransientError
 
 TASK = re.compile(r"^TASK_\d{8}_\d{3}\.csv$")
@@ -162,3 +163,55 @@ def test_an_sftp_drop_without_a_pinned_host_key_is_a_config_error():
         FileDrop("test", "sftp://fjzf_esb@127.0.0.1:2222/fjzf")
     with pytest.raises(ValueError, match="scheme"):
         FileDropConfig(url="ftp://host/x")
+
+
+class _Session:
+    """A stand-in SFTP filesystem: lists nothing; ``client.close`` ends the session."""
+
+    def __init__(self, opened: list[_Session]) -> None:
+        self.client, self.closed = self, False
+        opened.append(self)
+
+    def ls(self, path: str, detail: bool = True) -> list[dict[str, str]]:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_drops_of_one_sftp_user_share_its_session_cap(monkeypatch: pytest.MonkeyPatch):
+    opened: list[_Session] = []
+    monkeypatch.setattr(FileDrop, "_open", lambda self: _Session(opened))
+    url = "sftp://capped_user@127.0.0.1:2222/fjzf"
+
+    def drop(max_sessions: int | None = 2) -> FileDrop:
+        return FileDrop(
+            "market_platform",
+            url,
+            host_key_sha256="SHA256:x",
+            connect_timeout_s=0.1,
+            max_sessions=max_sessions,
+        )
+
+    poller, results, third = drop(), drop(), drop()
+    poller.names("inbox")
+    results.names("outbox")
+    with pytest.raises(TransientError) as caught:
+        third.names("inbox")  # a third session at once would be refused by the server
+    assert caught.value.code == "DROP_BUSY"
+    assert len(opened) == 2
+    poller.close()  # the poller's cycle ends: its session and its slot are given back
+    third.names("inbox")
+    assert (len(opened), opened[0].closed) == (3, True)
+    results.close()
+    third.close()
+    uncapped = [drop(None) for _ in range(3)]
+    for one in uncapped:
+        one.names("inbox")
+        one.close()
+
+
+def test_the_market_platform_config_caps_its_sftp_user_at_two_sessions():
+    settings = MarketPlatformConfig(url="file:///tmp/drop")
+    assert settings.max_sessions == 2
+    assert FileDropConfig(url="file:///tmp/drop").max_sessions is None

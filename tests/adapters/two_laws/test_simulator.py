@@ -3,6 +3,7 @@ simulator, answers mapped to delivery outcomes (README §2, §3, §6)."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import closing
 from typing import Any
 
@@ -188,3 +189,44 @@ def test_the_wsdl_is_served_at_the_endpoint_with_its_own_address(simulator):
         answer = client.get(simulator.endpoint + "?wsdl")
     assert answer.status_code == 200
     assert f'location="{simulator.endpoint}"'.encode() in answer.content
+
+
+def _answers_of_a_burst(config: TwoLawsConfig, call: Any, workers: int, each: int) -> list[Any]:
+    """``each`` sends of ``call`` by each of ``workers`` threads, each on its own connection."""
+    answers: list[Any] = []
+
+    def work() -> None:
+        with closing(open_transport(config)) as transport:
+            answers.extend(transport.send(call) for _ in range(each))
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
+
+
+def _codes_of_a_burst(simulator, clock, **overrides: object) -> list[str]:
+    config = make_config(simulator, **overrides)
+    item = render_message(
+        PROJECT, "two_laws", "submit_case", [_case()], {"now": clock.now.isoformat()}
+    )
+    call = SPEC.outgoing("submit_case", _document(item.body), config, CallContext(now=clock.now))
+    codes = []
+    for answer in _answers_of_a_burst(config, call, workers=3, each=15):
+        body = SPEC.inbound("submit_case_response", answer, config)
+        result = PROJECT.inbound_mapping("two_laws", "submit_case_response").apply(body)
+        assert result.outcome is not None
+        codes.append(result.outcome.code)
+    return codes
+
+
+def test_a_burst_of_three_workers_unpaced_is_refused_as_too_frequent(simulator, clock):
+    assert "FAULT:Server" in _codes_of_a_burst(simulator, clock, rate_limit=None)
+
+
+def test_three_workers_share_the_accounts_pace_and_stay_under_20_calls_a_second(simulator, clock):
+    codes = _codes_of_a_burst(simulator, clock)
+    assert len(codes) == 45
+    assert set(codes) == {"0", "1"}  # stored, then updated: never "访问频率超限"

@@ -1,0 +1,205 @@
+"""Client-side pacing: keep a system's documented rate and concurrency limits before it refuses.
+
+Most systems state a limit per account (``5 requests/s per app key``, ``600 requests per minute
+and 20 in any second``, ``2 concurrent requests per account``) and refuse beyond it (429, 503,
+a SOAP Fault). An adapter declares its numbers as two config keys, with the spec's limit as the
+default, and wraps its transport in ``paced``; nothing else is adapter code:
+
+- ``rate_limit`` (``RateLimit``): ``{per_s: 5}``, ``{per_min: 60}`` or both
+  (``{per_min: 600, per_s: 20}``), optionally ``burst`` (calls sent back to back before the
+  pacing starts, default 1: evenly spaced). ``null`` switches pacing off.
+- ``max_concurrent``: calls in flight at once (``2``); ``null`` for no cap.
+
+A limit of N calls per W seconds is a token bucket of ``burst`` tokens refilled at
+(N − burst + 1) / (W × 1.1) tokens a second: in any window of W seconds at most N calls leave,
+and the 10 % margin absorbs network jitter (the peer counts arrivals, which jitter bunches
+together). A call waits (sleeps) for its token; with several limits it waits for all of them.
+
+One ``Pacer`` serves each (system, account) in the process (``PACERS``): the poller, the
+delivery workers and the lookups of a system share it, whatever connection they use. Accounts
+are kept only as SHA-256 digests. Across processes each process has its own pacer: two ``ebus
+run`` processes for one account may together reach twice the limit (configure each with its
+share)::
+
+    class MyConfig(AdapterConfig):
+        rate_limit: RateLimit | None = RateLimit(per_s=5)
+        max_concurrent: int | None = Field(None, ge=1)
+
+    def connect(config):
+        transport = HttpTransport("my_system", str(config.endpoint))
+        return paced("my_system", config.app_key, transport, config.rate_limit,
+                     config.max_concurrent)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from runner.adapter_api import Connection, Outgoing, RawMessage
+
+__all__ = [
+    "PACERS",
+    "PACE_MARGIN",
+    "PacedConnection",
+    "Pacer",
+    "PacerRegistry",
+    "RateLimit",
+    "paced",
+]
+
+PACE_MARGIN = 1.1
+"""Buckets refill 10 % slower than the limit allows: jitter stays within the peer's count."""
+
+
+class RateLimit(BaseModel):
+    """A documented rate limit: ``per_s`` and/or ``per_min`` calls, ``burst`` calls at once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_s: float | None = Field(None, gt=0)
+    """Calls in any second."""
+    per_min: float | None = Field(None, gt=0)
+    """Calls in any minute."""
+    burst: int = Field(1, ge=1)
+    """Calls that may leave back to back before pacing starts (capped at each limit)."""
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Self:
+        """At least one window is given."""
+        if self.per_s is None and self.per_min is None:
+            raise ValueError("rate_limit needs per_s or per_min")
+        return self
+
+    def windows(self) -> list[tuple[float, float]]:
+        """The limits as (calls, seconds) pairs."""
+        given = [(self.per_s, 1.0), (self.per_min, 60.0)]
+        return [(calls, seconds) for calls, seconds in given if calls is not None]
+
+
+class Pacer:
+    """The token buckets and the concurrency cap of one account; thread-safe.
+
+    Each bucket is kept as the time its next token is due (GCRA): ``interval`` apart, with
+    ``tolerance`` seconds of burst.
+    """
+
+    def __init__(
+        self,
+        rate_limit: RateLimit | None,
+        max_concurrent: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate_limit = rate_limit
+        self.max_concurrent = max_concurrent
+        self._clock = clock
+        self._buckets: list[tuple[float, float]] = []
+        wanted = rate_limit.burst if rate_limit else 1
+        for calls, seconds in rate_limit.windows() if rate_limit else []:
+            burst = min(wanted, max(int(calls), 1))
+            interval = seconds * PACE_MARGIN / max(calls - burst + 1, 1e-9)
+            self._buckets.append((interval, (burst - 1) * interval))
+        self._due = [float("-inf")] * len(self._buckets)
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
+
+    def reserve(self) -> float:
+        """Take the next call's tokens; seconds the caller must wait before sending (0: now)."""
+        with self._lock:
+            now = self._clock()
+            moment = now
+            for (_, tolerance), due in zip(self._buckets, self._due, strict=True):
+                moment = max(moment, due - tolerance)
+            for index, (interval, _) in enumerate(self._buckets):
+                self._due[index] = max(self._due[index], moment) + interval
+            return moment - now
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Take a slot of the concurrency cap, waiting at most ``timeout`` seconds (forever when
+        None); False when none came free. Always True without a cap."""
+        if self._slots is None:
+            return True
+        return self._slots.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        """Free the slot ``acquire`` took."""
+        if self._slots is not None:
+            self._slots.release()
+
+
+class PacerRegistry:
+    """The pacer of each (system, account), by digest; the latest settings of a key win."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._pacers: dict[str, Pacer] = {}
+        self._lock = threading.Lock()
+
+    def pacer(
+        self, system: str, account: str, rate_limit: RateLimit | None, max_concurrent: int | None
+    ) -> Pacer:
+        """The shared pacer of ``account`` at ``system`` with these limits."""
+        key = hashlib.sha256(f"{system}\0{account}".encode()).hexdigest()
+        with self._lock:
+            current = self._pacers.get(key)
+            if (
+                current is None
+                or current.rate_limit != rate_limit
+                or current.max_concurrent != max_concurrent
+            ):
+                current = Pacer(rate_limit, max_concurrent, self._clock)
+                self._pacers[key] = current
+            return current
+
+
+PACERS = PacerRegistry()
+"""The process-wide registry: one pacer per system and account."""
+
+
+class PacedConnection:
+    """A ``Connection``: ``transport`` behind a ``Pacer`` (a slot first, then the tokens)."""
+
+    def __init__(
+        self, transport: Connection, pacer: Pacer, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.transport = transport
+        self.pacer = pacer
+        self._sleep = sleep
+
+    def send(self, call: Outgoing) -> RawMessage:
+        """Send ``call`` once a slot is free and its tokens are due."""
+        self.pacer.acquire()
+        try:
+            wait = self.pacer.reserve()
+            if wait > 0:
+                self._sleep(wait)
+            return self.transport.send(call)
+        finally:
+            self.pacer.release()
+
+    def close(self) -> None:
+        """Close the transport."""
+        self.transport.close()
+
+
+def paced(
+    system: str,
+    account: str,
+    transport: Connection,
+    rate_limit: RateLimit | None,
+    max_concurrent: int | None = None,
+    *,
+    registry: PacerRegistry = PACERS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Connection:
+    """``transport`` paced by the shared pacer of ``account`` at ``system``; unchanged when
+    neither limit is set."""
+    if rate_limit is None and max_concurrent is None:
+        return transport
+    pacer = registry.pacer(system, account, rate_limit, max_concurrent)
+    return PacedConnection(transport, pacer, sleep)
