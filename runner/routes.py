@@ -94,11 +94,15 @@ class RetryPolicy(_Closed):
     ``in_process`` quick retries (tenacity, exponential backoff with jitter, capped at
     ``in_process_max``) happen first; then the message is requeued durably with exponential
     delay from ``initial`` up to ``max_delay`` until ``attempts`` tries in all, then dead-lettered.
+    A ``schedule`` replaces the exponential delays where a spec fixes them: its delays in order,
+    then ``max_delay`` for every further try (``{attempts: 28, schedule: [1m, 5m, 15m],
+    max_delay: 1h}`` is "1, 5, 15 min, then hourly for 24 h").
     """
 
     attempts: Annotated[int, Field(ge=1)] = 10
     initial: Duration = 2.0
     max_delay: Duration = 1800.0
+    schedule: tuple[Duration, ...] = ()
     in_process: Annotated[int, Field(ge=0)] = 2
     in_process_max: Duration = 2.0
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from runner.bus import ACK, Disposition, Message, OutMessage
 from runner.engine.breaker import CircuitBreaker
 from runner.engine.codec import ATTEMPTS, CASE_CODE, REPLAYED, decode_envelope
 from runner.engine.plan import DestinationPlan
+from runner.engine.retrying import attempts_of, retry_delay
 from runner.engine.services import Services
 from runner.errors import MessageRejected, PermanentError, TransientError
 from runner.logs import get_logger
@@ -273,12 +273,8 @@ class DeliveryWorker:
             ),
             None,
         )
-        tries = max((len(_attempts(m)) for m in chunk), default=0) + 1
-        delay = (
-            retry_after
-            if retry_after is not None
-            else _backoff(tries, self.policy.initial, self.policy.max_delay)
-        )
+        tries = max((len(attempts_of(m)) for m in chunk), default=0) + 1
+        delay = retry_after if retry_after is not None else retry_delay(self.policy, tries)
         requeue: list[OutMessage] = []
         dispositions = [
             self._settle(chunk[i], envelopes[i], settles[i], delay, requeue, again)
@@ -442,7 +438,7 @@ class DeliveryWorker:
                 )
             return ACK
         history = [
-            *_attempts(item),
+            *attempts_of(item),
             {"at": now().isoformat(), "error": settle.reason[:300], "code": settle.code},
         ]
         if settle.status == "retry" and len(history) < self.policy.attempts:
@@ -514,14 +510,3 @@ def _retry_after(answer: RawMessage) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _attempts(item: Message) -> list[dict[str, Any]]:
-    raw = item.headers.get(ATTEMPTS)
-    return list(json.loads(str(raw))) if raw else []
-
-
-def _backoff(attempt: int, initial: float, cap: float) -> float:
-    """Exponential delay with full jitter: uniform in [base/2, base], base = initial·2^(n-1)."""
-    base = min(cap, initial * 2 ** (attempt - 1))
-    return random.uniform(base / 2, base)

@@ -63,8 +63,8 @@ from runner.adapter_api import AdapterConfig, AdapterSpec, CallContext, Outgoing
 from runner.bus import ACK, Disposition, HeaderValue, Message, OutMessage
 from runner.engine.breaker import CircuitBreaker
 from runner.engine.codec import ATTEMPTS
-from runner.engine.delivery import _attempts, _backoff
 from runner.engine.plan import LookupPlan, RoutePlan, revalidate, with_field
+from runner.engine.retrying import attempts_of, retry_delay
 from runner.engine.services import Services
 from runner.engine.steps import ALLOWED, STEP, UNENRICHED, Forward, Outbox, dispatch, envelope_event
 from runner.errors import DeliveryError, MessageRejected, PermanentError, TransientError
@@ -377,7 +377,7 @@ class LookupWorker:
     ) -> None:
         """Put the message back with a durable delay, or dead-letter it when its tries are
         spent (``retry.attempts``)."""
-        history = [*_attempts(item), _attempt(error, error.code)]
+        history = [*attempts_of(item), _attempt(error, error.code)]
         policy = self.spec.retry
         if len(history) >= policy.attempts:
             self._dead(item, view, error, work, history)
@@ -385,7 +385,7 @@ class LookupWorker:
         delay = (
             error.retry_after
             if error.retry_after is not None
-            else _backoff(len(history), policy.initial, policy.max_delay)
+            else retry_delay(policy, len(history))
         )
         work.later[delay].append(item.forward(**{ATTEMPTS: json.dumps(history)}))
         detail = {"code": error.code, "attempt": len(history), "delay_s": round(delay, 3)}
@@ -401,7 +401,7 @@ class LookupWorker:
     ) -> None:
         """Dead-letter the message with the reason of ``error``: a replay looks it up again."""
         code = error.rule if isinstance(error, MessageRejected) else error.code
-        history = history or [*_attempts(item), _attempt(error, code)]
+        history = history or [*attempts_of(item), _attempt(error, code)]
         letter = DeadLetter.from_error(
             error,
             stage="delivery",
