@@ -245,11 +245,18 @@ class BatchJob:
 
 @dataclass(frozen=True)
 class Webhook:
-    """An HTTP endpoint the bus serves for a system that pushes to it (path → message type)."""
+    """An HTTP endpoint the bus serves for a system that pushes to it (path → message type).
+
+    ``source_id_header`` names a header that carries the request's source message id when the
+    spec wants a resend recognised before the body is parsed and validated (online_hall §2.4:
+    verify, then "already stored → 200 duplicate", then validate); the mapping must still check
+    that the body agrees with it.
+    """
 
     path: str
     message: str
     method: str = "POST"
+    source_id_header: str | None = None
 
 
 WebhookVerdict = Literal["accepted", "duplicate", "rejected", "unauthorized", "unavailable"]

@@ -9,9 +9,10 @@ How the pieces fit:
 
 - ``SPEC.webhooks`` tells the bus which path is which message type; the webhook endpoint
   (``runner.engine.webhooks``) reads the body, runs ``SPEC.verify`` (HMAC-SHA256 over the raw
-  bytes, BOM included → 401 when missing or wrong), ``SPEC.prepare`` and the mapping (→ 422),
-  recognises resends by ``X-Hall-Event-Id`` (= ``source_message_id``) and stores the request
-  before it answers 200.
+  bytes, BOM included → 401 when missing or wrong), then recognises a resend by
+  ``X-Hall-Event-Id`` (= ``source_message_id``) before anything else (§2.4 step 3: 200
+  duplicate), then ``SPEC.prepare`` and the mapping (→ 422), and stores the request before it
+  answers 200.
 - ``SPEC.answer`` (``adapters.online_hall._answers``) writes the answers of README §5 byte for
   byte: ``{"code":"0","msg":"accepted","eventId":"…"}``, ``duplicate``, ``bad signature``, and a
   422 with the short reason and the wire name of the field.
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 from adapters.online_hall._answers import answer
 from adapters.online_hall._config import DEMO_SECRET, OnlineHallConfig
-from adapters.online_hall._wire import prepare, verify
+from adapters.online_hall._wire import EVENT_ID, prepare, verify
 from runner.adapter_api import AdapterSpec, MessageType, Webhook
 
 __all__ = ["DELIVERIES_PATH", "LICENSES_PATH", "SPEC", "OnlineHallConfig"]
@@ -70,8 +71,8 @@ SPEC = AdapterSpec(
     verify=verify,
     prepare=prepare,
     webhooks=(
-        Webhook(LICENSES_PATH, "license_webhook"),
-        Webhook(DELIVERIES_PATH, "delivery_webhook"),
+        Webhook(LICENSES_PATH, "license_webhook", source_id_header=EVENT_ID),
+        Webhook(DELIVERIES_PATH, "delivery_webhook", source_id_header=EVENT_ID),
     ),
     answer=answer,
 )

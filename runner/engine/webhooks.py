@@ -195,6 +195,8 @@ class WebhookServer:
                 adapter.verify(message, raw, config)
         except MessageRejected as exc:
             return "unauthorized", self._refuse(exc, system, message, raw)
+        if self._known_resend(adapter, system, message, raw):
+            return "duplicate", None
         try:
             result = map_wire(self.services, system, message, raw, verified=True)
         except MessageRejected as exc:
@@ -207,6 +209,17 @@ class WebhookServer:
         return self._store(
             system, message, raw, [d.source_message_id for d in result.envelopes]
         ), None
+
+    def _known_resend(
+        self, adapter: AdapterSpec, system: str, message: str, raw: RawMessage
+    ) -> bool:
+        """Whether the request's ``source_id_header`` names a source message id already
+        stored (checked before parsing where the push spec says so)."""
+        header = next((h.source_id_header for h in adapter.webhooks if h.message == message), None)
+        source_id = raw.headers.get(header.lower()) if header else None
+        if not source_id:
+            return False
+        return bool(self.services.idempotency.known_among(system, [str(source_id)]))
 
     def _store(
         self, system: str, message: str, raw: RawMessage, source_ids: list[str]

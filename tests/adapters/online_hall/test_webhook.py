@@ -141,3 +141,15 @@ def test_a_body_over_the_limit_is_refused_unread(endpoint: str):
     )
     assert answer.status_code == 413
     assert json.loads(answer.content)
+
+
+def test_a_resend_is_a_duplicate_before_its_body_is_validated(endpoint: str, services: Services):
+    # README 2.4: verify, then "already stored -> 200 duplicate", then validate. The stored
+    # event's resend is answered duplicate even when its body no longer validates (here a
+    # USCC that fails its check, as after a change of rules between the two).
+    notifier = HallNotifier(endpoint)
+    first = notifier.send(build_push(license_event(3)))
+    assert first.json()["msg"] == "accepted"
+    changed = notifier.send(build_push(license_event(3, tyshxydm="91350100MA2Y7K3F62")))
+    assert (changed.status, changed.json()["msg"]) == (200, "duplicate")
+    assert _dead(services) == 0
