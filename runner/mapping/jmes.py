@@ -18,6 +18,8 @@ from typing import Any, cast
 from jmespath import functions
 from jmespath.visitor import TreeInterpreter
 
+from runner.mapping.compose import compose
+
 __all__ = ["compile_ast"]
 
 Fn = Callable[[Any], Any]
@@ -96,17 +98,7 @@ def compile_ast(ast: dict[str, Any]) -> Fn:
 
 
 def _chain(children: list[dict[str, Any]]) -> Fn:
-    steps = [_node(child) for child in children]
-    if len(steps) == 2:
-        first, second = steps
-        return lambda value: second(first(value))
-
-    def chain(value: Any) -> Any:
-        for step in steps:
-            value = step(value)
-        return value
-
-    return chain
+    return compose([_node(child) for child in children])
 
 
 def _field(name: str) -> Fn:

@@ -35,6 +35,7 @@ from typing import Any
 
 from runner.errors import MessageRejected
 from runner.mapping.codes import CodeTable
+from runner.mapping.compose import compose
 from runner.mapping.documents import Format
 from runner.mapping.selectors import Selector, compile_list_selector, compile_selector
 from runner.mapping.transforms import TRANSFORMS, Transform, validate_params
@@ -342,19 +343,7 @@ class RuleCompiler:
         """Compile a transform list into one function."""
         if not isinstance(specs, list):
             specs = [specs]
-        steps: list[Callable[[Any], Any]] = [self._transform(node, s) for s in specs]
-        if len(steps) == 1:
-            return steps[0]
-        if len(steps) == 2:
-            first, second = steps
-            return lambda value: second(first(value))
-
-        def chain(value: Any) -> Any:
-            for step in steps:
-                value = step(value)
-            return value
-
-        return chain
+        return compose([self._transform(node, s) for s in specs])
 
     def _transform(self, node: Any, spec: Any) -> Callable[[Any], Any]:
         if isinstance(spec, dict) and len(spec) == 1 and "per_item" in spec:

@@ -125,18 +125,28 @@ class Frames:
         return self._frame(envelopes, config, call)
 
 
+def _refused_once(
+    worker_and_bus: tuple[DeliveryWorker, dict[int, Message], Captured],
+    sink: SinkServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[DeliveryWorker, Frames, list[Message]]:
+    """Decisions 0 and 3 sent in one call, refused (503) twice in process and requeued whole:
+    the worker, its frames so far, and the two messages as the broker hands them back."""
+    worker, m, captured = worker_and_bus
+    frames = Frames(worker)
+    monkeypatch.setattr(worker, "_frame", frames)
+    sink.server.inject(Fault("status", status=503), times=2)
+    worker([m[0], m[3]])
+    return worker, frames, [_delivered(out, worker.queue) for out, _ in captured.take()]
+
+
 @pytest.mark.parametrize("settings", ["embedded"], indirect=True)
 def test_a_call_sent_again_is_framed_afresh_but_stays_the_same_call(
     worker_and_bus: tuple[DeliveryWorker, dict[int, Message], Captured],
     sink: SinkServer,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    worker, m, captured = worker_and_bus
-    frames = Frames(worker)
-    monkeypatch.setattr(worker, "_frame", frames)
-    sink.server.inject(Fault("status", status=503), times=2)
-    worker([m[0], m[3]])  # sent, retried in process, then requeued whole
-    back = [_delivered(out, worker.queue) for out, _ in captured.take()]
+    worker, frames, back = _refused_once(worker_and_bus, sink, monkeypatch)
     worker(back)  # the whole call again, from the broker
     first, in_process, durable = frames.calls
     assert len({first.nonce, in_process.nonce, durable.nonce}) == 3
@@ -152,12 +162,7 @@ def test_part_of_a_call_sent_again_is_a_new_call(
     sink: SinkServer,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    worker, m, captured = worker_and_bus
-    frames = Frames(worker)
-    monkeypatch.setattr(worker, "_frame", frames)
-    sink.server.inject(Fault("status", status=503), times=2)
-    worker([m[0], m[3]])
-    back = [_delivered(out, worker.queue) for out, _ in captured.take()]
+    worker, frames, back = _refused_once(worker_and_bus, sink, monkeypatch)
     worker(back[:1])  # only one of them came back in this batch
     first, _, alone = frames.calls
     assert alone.sequence != first.sequence  # e.g. a new batch number
