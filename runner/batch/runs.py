@@ -26,7 +26,8 @@ from runner.adapter_api import RawMessage
 from runner.batch.jobs import Job
 from runner.batch.ledger import BatchRun, Refused, RunLedger, Trigger, safe_error
 from runner.batch.outcomes import is_answer, settle_answer
-from runner.bus.topology import QueueSpec, Topology, inbound_queue
+from runner.bus.topology import Topology
+from runner.engine.plan import inbound_queue_spec
 from runner.engine.polling import BusPollContext
 from runner.engine.services import Services
 from runner.logs import get_logger
@@ -73,7 +74,7 @@ class BatchContext(BusPollContext):
             self.retry += settled.retry
             return
         if message_id not in self._declared:
-            queue = QueueSpec(inbound_queue(self.system, message_id))
+            queue = inbound_queue_spec(self.services.project, self.system, message_id)
             self.services.bus.declare(Topology(queues=(queue,)))
             self._declared.add(message_id)
         super().emit(message_id, raw)

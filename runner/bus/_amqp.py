@@ -270,12 +270,14 @@ class AmqpBus(Bus):
                     exchange.name, exchange.kind, durable=True, auto_delete=False
                 )
             for queue in expanded.queues:
-                arguments = (
+                arguments: dict[str, Any] = (
                     {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE}
                     | {"x-dead-letter-routing-key": queue.name}
                     if queue.name in dead_letter
                     else {}
                 )
+                if queue.single_active:
+                    arguments["x-single-active-consumer"] = True
                 channel.queue_declare(
                     queue.name, durable=True, auto_delete=False, arguments=arguments
                 )

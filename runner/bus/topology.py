@@ -62,10 +62,18 @@ class Exchange:
 
 @dataclass(frozen=True, slots=True)
 class QueueSpec:
-    """A durable queue; with ``dead_letter`` it gets ``<name>.dead`` for rejected messages."""
+    """A durable queue; with ``dead_letter`` it gets ``<name>.dead`` for rejected messages.
+
+    ``single_active``: one consumer at a time gets its messages (RabbitMQ's single active
+    consumer; the others stand by and take over when it goes), for a queue whose order matters
+    (an ordered destination and the queues on the way to it), so that several ``ebus run``
+    processes never take one case's messages in parallel. The embedded broker serves one
+    machine and ignores it.
+    """
 
     name: str
     dead_letter: bool = True
+    single_active: bool = False
 
     @property
     def dead_letter_queue(self) -> str | None:
@@ -120,10 +128,15 @@ class Topology:
             if kinds.setdefault(exchange.name, exchange.kind) != exchange.kind:
                 raise ConfigError(f"exchange {exchange.name!r} declared as two kinds")
         dead_letter: dict[str, bool] = {}
+        single: dict[str, bool] = {}
         for queue in self.queues:
             _check_name(queue.name)
             if dead_letter.setdefault(queue.name, queue.dead_letter) != queue.dead_letter:
                 raise ConfigError(f"queue {queue.name!r} declared with and without dead letters")
+            if single.setdefault(queue.name, queue.single_active) != queue.single_active:
+                raise ConfigError(
+                    f"queue {queue.name!r} declared with and without a single active consumer"
+                )
         for binding in self.bindings:
             if not _ROUTING_KEY.fullmatch(binding.routing_key):
                 raise ConfigError(f"bad routing key {binding.routing_key!r} in {binding}")

@@ -363,14 +363,36 @@ def topology_of(
     plans: Mapping[tuple[str, str], list[RoutePlan]], feed_plans: Sequence[RoutePlan] = ()
 ) -> Topology:
     """The queues the plans need: one inbound queue per source, one per system destination
-    and per lookup, and for a route from a feed its route queue bound to that feed."""
-    queues = [QueueSpec(inbound_queue(system, message)) for system, message in plans]
+    and per lookup, and for a route from a feed its route queue bound to that feed. A queue on
+    the way to an ordered destination has a single active consumer (``QueueSpec``)."""
+    queues = [
+        QueueSpec(inbound_queue(system, message), single_active=_ordered(route_plans))
+        for (system, message), route_plans in plans.items()
+    ]
     bindings = []
     for plan in [p for route_plans in plans.values() for p in route_plans] + list(feed_plans):
-        queues += [QueueSpec(d.queue) for d in plan.destinations if d.queue]
-        queues += [QueueSpec(lookup.queue) for lookup in plan.lookups]
+        queues += [
+            QueueSpec(d.queue, single_active=d.destination.ordered)
+            for d in plan.destinations
+            if d.queue
+        ]
+        queues += [
+            QueueSpec(lookup.queue, single_active=_ordered([plan])) for lookup in plan.lookups
+        ]
     for plan in feed_plans:
         queue = route_queue(plan.route.id)
-        queues.append(QueueSpec(queue))
+        queues.append(QueueSpec(queue, single_active=_ordered([plan])))
         bindings.append(feed_binding(str(plan.route.source.feed), queue))
     return Topology(queues=tuple(queues), bindings=tuple(bindings))
+
+
+def inbound_queue_spec(project: Project, system: str, message: str) -> QueueSpec:
+    """The inbound queue of ``system``/``message`` as ``ebus run`` declares it (for a channel
+    that declares it before any runtime did, e.g. a batch run in a fresh process)."""
+    name = inbound_queue(system, message)
+    return QueueSpec(name, single_active=_ordered(build_plans(project).get((system, message), [])))
+
+
+def _ordered(plans: Sequence[RoutePlan]) -> bool:
+    """Whether any of ``plans`` sends to an ordered destination."""
+    return any(d.destination.ordered for plan in plans for d in plan.destinations)

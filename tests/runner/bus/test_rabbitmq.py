@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from runner.bus import ACK, BusError, Message, OutMessage, open_bus
+from runner.bus import ACK, BusError, Message, OutMessage, QueueSpec, Topology, open_bus
 from runner.bus._amqp import AmqpBus
 from runner.bus.api import Disposition
+from runner.errors import ConfigError
 
 from .conftest import AMQP_URL, Consumer, Names, declare, require_rabbitmq
 
@@ -99,3 +101,47 @@ def test_after_a_dropped_connection_only_one_publish_fails(bus: AmqpBus, names: 
         bus.publish(queue, [OutMessage(b"lost with the connection")])
     bus.publish(queue, [OutMessage(b"on a fresh connection")])
     assert bus.depth(queue) == 4
+
+
+def test_a_single_active_queue_gives_every_message_to_one_consumer_at_a_time(
+    bus: AmqpBus, names: Names
+) -> None:
+    # an ordered destination's queue: two `ebus run` processes must not share a case's messages
+    queue = names("ordered")
+    bus.declare(Topology(queues=(QueueSpec(queue, single_active=True),)))
+    got: dict[str, list[str]] = {"a": [], "b": []}
+    done = threading.Event()
+
+    def taker(name: str) -> Any:
+        def handle(batch: list[Message]) -> list[Disposition]:
+            got[name] += [m.message_id or "" for m in batch]
+            if len(got["a"]) + len(got["b"]) >= 200:
+                done.set()
+            return [ACK] * len(batch)
+
+        return handle
+
+    other = open_bus(AMQP_URL)  # a second process, as far as the broker can tell
+    consumers = [Consumer(bus, queue, taker("a")), Consumer(other, queue, taker("b"))]
+    try:
+        for consumer in consumers:
+            consumer.start()
+        time.sleep(0.5)  # both are registered before anything is published
+        for start in range(0, 200, 20):
+            batch = [OutMessage(b"x", message_id=f"m{i:03d}") for i in range(start, start + 20)]
+            bus.publish(queue, batch)
+        assert done.wait(15)
+    finally:
+        for consumer in consumers:
+            consumer.stop()
+        other.close()
+    taken = [ids for ids in got.values() if ids]
+    assert len(taken) == 1  # one consumer took them all, in order
+    assert taken[0] == [f"m{i:03d}" for i in range(200)]
+
+
+def test_a_queue_declared_both_single_active_and_not_is_a_config_error(names: Names) -> None:
+    queue = names("clash")
+    topology = Topology(queues=(QueueSpec(queue), QueueSpec(queue, single_active=True)))
+    with pytest.raises(ConfigError, match="single active consumer"):
+        topology.check()
