@@ -149,7 +149,12 @@ class DeliveryWorker:
         self.batch_size = min(destination.batch or self.mapping.batch_max, self.mapping.batch_max)
         # one counter per system, shared by every worker and process: a batch number that two
         # destinations of the same system both used would be refused as a conflicting resend
-        self._sequence = sequence or functools.partial(services.sequences.next, self.system)
+        # (drawn only for adapters whose calls carry one: ``variables``; a store write per call)
+        self._sequence = sequence or (
+            functools.partial(services.sequences.next, self.system)
+            if self.adapter.variables
+            else _no_sequence
+        )
         self.name = f"{plan.route}/{plan.key}"
         self.ordered = destination.ordered
         self._held: dict[str, _Hold] = {}  # case_code → the retries it waits for
@@ -498,6 +503,11 @@ class DeliveryWorker:
                 detail=detail,
             )
         )
+
+
+def _no_sequence() -> int:
+    """The sequence of a call of an adapter that numbers none (``CallContext.sequence``)."""
+    return 1
 
 
 def _whole(kind: Any, code: str, retry_after: int | None) -> DeliveryOutcome:

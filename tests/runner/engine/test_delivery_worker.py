@@ -135,6 +135,7 @@ def _refused_once(
     worker, m, captured = worker_and_bus
     frames = Frames(worker)
     monkeypatch.setattr(worker, "_frame", frames)
+    monkeypatch.setattr(worker, "_sequence", itertools.count(1).__next__)  # numbered calls
     sink.server.inject(Fault("status", status=503), times=2)
     worker([m[0], m[3]])
     return worker, frames, [_delivered(out, worker.queue) for out, _ in captured.take()]
