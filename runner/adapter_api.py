@@ -315,9 +315,10 @@ class AdapterSpec:
     webhooks: tuple[Webhook, ...] = ()
     """Endpoints the bus serves for this system (``ebus run`` with ``webhook:`` settings)."""
     answer: Answerer | None = None
-    """The answer to a pushed request; default: ``default_answer``. An answer that tells a
-    resend from a reused message id by its body has a ``use_store(store)`` method: the webhook
-    endpoint binds it to the bus's durable body digest store (``runner.stores.body_digests``)."""
+    """The answer to a pushed request; default: ``default_answer``. An answer (or a ``verify``)
+    that remembers requests — a resend told from a reused message id by its body, a replayed
+    nonce — has a ``use_store(store)`` method: the webhook endpoint binds it to the bus's
+    durable digest store (``runner.stores.body_digests``), shared by every process."""
     webhook_message: Callable[[RawMessage], str | None] | None = None
     """For a path several message types share: the message type a request is (from its body
     or headers); None when it names none (the first type's hooks then refuse it)."""

@@ -13,8 +13,10 @@ The emergency system pushes one ``<YJZFMessage>`` per request to ``POST /inbound
 - ``SPEC.answer`` renders the ``<Ack>`` per verdict: code 0 / 1 / 2 / 9 with HTTP 200, 401 or
   413, and a Chinese reason naming the element and the rule, never a value (``_ack``). A msgId
   reused for another body (code 2, §2.5) is told from a resend by the SHA-256 of the body first
-  accepted: kept durably in ``runner.stores.body_digests`` once the store is bound with
-  ``answer.use_store(BodyDigestStore(db))``, in this process only until then.
+  accepted: kept durably in ``runner.stores.body_digests``, which the webhook endpoint binds
+  (``answer.use_store``) while it serves; in this process only otherwise. The verifier's nonce
+  memory is bound the same way (``verify.use_store``): a replay to another bus process, or
+  after a restart, is refused too.
 - The value rules are transforms: ``null`` in any case and ``WFYJ`` split per 《…》 are the
   shared ``null_any_case`` and ``legal_basis_list``; the three date and datetime spellings and
   万元 with up to six decimals are this adapter's (``transforms``).

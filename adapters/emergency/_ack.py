@@ -309,9 +309,10 @@ class Answerer:
         self.clock = clock or (lambda: dt.datetime.now(SHANGHAI))
         self.memory: DigestMemory = memory or AckMemory()
 
-    def use_store(self, store: DigestStore) -> None:
-        """Keep the body digests in ``store`` (durable, shared by every process) from now on."""
-        self.memory = StoredMemory(store)
+    def use_store(self, store: DigestStore | None) -> None:
+        """Keep the body digests in ``store`` (durable, shared by every process) from now on;
+        None: in this process again (the endpoint that bound the store stopped)."""
+        self.memory = StoredMemory(store) if store is not None else AckMemory()
 
     def __call__(
         self,

@@ -22,10 +22,13 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
+from adapters.emergency._ack import DigestStore
 from adapters.emergency._config import as_config
 from adapters.emergency._wire import check_size
 from runner.adapter_api import AdapterConfig, MessageRejected, RawMessage
@@ -133,19 +136,52 @@ def _headers(raw: RawMessage) -> dict[str, str]:
     return values
 
 
+class Nonces(Protocol):
+    """A replay memory: ``NonceCache`` (one process) or ``StoredNonces`` (every process)."""
+
+    def claim(self, app_id: str, nonce: str, now: float, ttl: float, request: str = "") -> bool:
+        """True the first time ``nonce`` is offered, and again for the same ``request``."""
+        ...
+
+
+class StoredNonces:
+    """The replay memory on the bus's durable store (``DigestStore``, the body digest store
+    under its own system name): a replay to another bus process, or after a restart, is
+    refused too. A nonce is kept as long as the store keeps it, not only 15 minutes: a random
+    64-bit nonce is never legitimately offered again, and the timestamp window refuses old
+    requests anyway."""
+
+    SYSTEM = "emergency-nonce"
+
+    def __init__(self, store: DigestStore) -> None:
+        self.store = store
+
+    def claim(self, app_id: str, nonce: str, now: float, ttl: float, request: str = "") -> bool:
+        """Record ``nonce`` for ``request``; False when another request recorded it first."""
+        token = hashlib.sha256((request or secrets.token_hex(16)).encode()).hexdigest()
+        at = dt.datetime.fromtimestamp(now, dt.UTC)
+        return self.store.record(self.SYSTEM, f"{app_id}:{nonce}", token, at).digest == token
+
+
 class Verifier:
     """``SPEC.verify``: authenticity always, freshness on the live endpoint (module doc).
 
-    ``clock`` gives the bus clock (tests fix it); ``nonces`` is the replay memory.
+    ``clock`` gives the bus clock (tests fix it); ``nonces`` is the replay memory: this
+    process's until the webhook endpoint binds the durable one (``use_store``).
     """
 
     def __init__(
         self,
         clock: Callable[[], dt.datetime] | None = None,
-        nonces: NonceCache | None = None,
+        nonces: Nonces | None = None,
     ) -> None:
         self.clock = clock or (lambda: dt.datetime.now(SHANGHAI))
-        self.nonces = nonces or NonceCache()
+        self.nonces: Nonces = nonces or NonceCache()
+
+    def use_store(self, store: DigestStore | None) -> None:
+        """Keep the nonces in ``store`` (durable, shared by every process) from now on; None:
+        in this process again (the endpoint that bound the store stopped)."""
+        self.nonces = StoredNonces(store) if store is not None else NonceCache()
 
     def __call__(self, message_id: str, raw: RawMessage, config: AdapterConfig) -> None:
         """Refuse ``raw`` with a ``MessageRejected`` unless it is authentic (and fresh)."""

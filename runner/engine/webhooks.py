@@ -48,14 +48,18 @@ __all__ = ["Endpoint", "WebhookServer", "endpoints_of"]
 log = get_logger("ebus.webhook")
 
 
-def _bind_body_memory(services: Services, systems: Collection[str]) -> None:
-    """Give an answer hook that tells a resend from a reused message id by its body (a
-    ``use_store(store)`` method, e.g. emergency's ``Answerer``) the durable, shared body digest
-    store, so the difference survives restarts and holds across processes."""
+def _bind_stores(services: Services, systems: Collection[str], *, bound: bool = True) -> None:
+    """Give the hooks that remember requests (a ``use_store(store)`` method: emergency's answer,
+    which tells a resend from a reused message id by its body, and its verifier, which refuses
+    a replayed nonce) the durable, shared digest store, so that what they remember survives
+    restarts and holds across processes; ``bound=False`` unbinds them when the endpoint stops
+    (the hooks are the adapter's, shared by the whole process)."""
     for system in sorted(systems):
-        bind = getattr(services.project.registry.get(system).answer, "use_store", None)
-        if callable(bind):
-            bind(BodyDigestStore(services.db))
+        adapter = services.project.registry.get(system)
+        for hook in (adapter.verify, adapter.answer):
+            bind = getattr(hook, "use_store", None)
+            if callable(bind):
+                bind(BodyDigestStore(services.db) if bound else None)
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ class WebhookServer:
         self.services = services
         self.settings = settings or services.settings.webhook or WebhookSettings()
         self.endpoints = endpoints_of(services, routed)
-        _bind_body_memory(services, {e.system for e in self.endpoints.values()})
+        _bind_stores(services, self._systems())
         self._server = ThreadingHTTPServer(
             (self.settings.host, self.settings.port), self._handler_class()
         )
@@ -153,6 +157,10 @@ class WebhookServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+        _bind_stores(self.services, self._systems(), bound=False)
+
+    def _systems(self) -> set[str]:
+        return {e.system for e in self.endpoints.values()}
 
     def handle(self, endpoint: Endpoint, raw: RawMessage) -> WebhookAnswer:
         """Take in one pushed request and return the answer (the steps of the module doc)."""

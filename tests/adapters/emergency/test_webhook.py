@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from adapters.emergency import SPEC, AckMemory
+from adapters.emergency import SPEC, AckMemory, NonceCache
 from adapters.emergency import answer as spec_answer
+from adapters.emergency import verify as spec_verify
 from adapters.emergency.simulator import (
     Documents,
     Fault,
@@ -42,6 +43,7 @@ CREDIT_FJ = delivery_queue("emergency-penalties", "credit_fj-penalty_push")
 @pytest.fixture
 def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     monkeypatch.setattr(spec_answer, "memory", AckMemory())
+    monkeypatch.setattr(spec_verify, "nonces", NonceCache())
     settings = Settings(
         bus=f"sqlite:///{tmp_path}/broker.db",
         store=f"sqlite:///{tmp_path}/store.db",
@@ -167,6 +169,20 @@ def test_an_unauthentic_push_is_401_code_2_flagged_and_dead_lettered(
 def test_a_replayed_nonce_is_refused(client: YjzfClient, documents: Documents):
     first = client.send_once(documents.inspection())
     replay = client.send_once(documents.inspection(), [Fault("replayed_nonce")])
+    assert (first.code, replay.status, replay.code) == ("0", 401, "2")
+
+
+def test_a_nonce_replayed_to_another_bus_process_is_refused(
+    client: YjzfClient, services: Services, documents: Documents
+):
+    first = client.send_once(documents.inspection())
+    spec_verify.nonces = NonceCache()  # another process: nothing in memory, the store remembers
+    other = DispatchingWebhookServer(services, WebhookSettings(port=0)).start()
+    try:
+        client.url = other.url  # the same sender, behind the address: the other process
+        replay = client.send_once(documents.inspection(), [Fault("replayed_nonce")])
+    finally:
+        other.stop()
     assert (first.code, replay.status, replay.code) == ("0", 401, "2")
 
 
