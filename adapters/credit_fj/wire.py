@@ -104,6 +104,10 @@ def _nonce(call: CallContext) -> str:
     return call.nonce
 
 
+MAX_BODY_BYTES = 2 * 1024 * 1024
+"""The largest request body the platform takes (README §2.4: 2 MiB)."""
+
+
 def frame(message_id: str, document: bytes, config: AdapterConfig, call: CallContext) -> Outgoing:
     """The signed call of ``message_id`` carrying the rendered ``document``.
 
@@ -117,6 +121,15 @@ def frame(message_id: str, document: bytes, config: AdapterConfig, call: CallCon
         path, body = template.format(uscc=params["uscc"]), b""
     else:
         path, body = template, document
+    if len(body) > MAX_BODY_BYTES:
+        # refused before sending: the delivery worker then sends the batch's records one by one
+        raise MessageRejected(
+            f"request body of {len(body)} bytes; the platform takes at most {MAX_BODY_BYTES}",
+            system="credit_fj",
+            message=message_id,
+            field="body",
+            rule="body_too_large",
+        )
     timestamp, nonce = _timestamp(call), _nonce(call)
     settings = as_config(config)
     headers: dict[str, str] = {}

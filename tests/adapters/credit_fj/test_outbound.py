@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -252,3 +253,16 @@ def test_a_licence_without_an_end_date_is_valid_until_2099_12_31():
     item = envelope("license_push-2")
     item["payload"]["valid_to"] = None
     assert _records(_render("license_push-2", [item]))[0]["XK_YXQZI"] == "2099/12/31"
+
+
+def test_a_body_over_2_mib_is_refused_before_sending_and_one_at_the_limit_is_framed():
+    # README 2.4: a request body of at most 2 MiB; the delivery worker then sends the batch's
+    # records one by one (a MessageRejected of a call of several records)
+    config = SPEC.config.model_validate(dict(SPEC.demo_config))
+    call = CallContext(now=dt.datetime(2024, 3, 5, 14, 40, tzinfo=dt.UTC), nonce="0" * 32)
+    limit = 2 * 1024 * 1024
+    framed = SPEC.outgoing("penalty_push", b"x" * limit, config, call)
+    assert len(framed.body) == limit
+    with pytest.raises(MessageRejected) as refused:
+        SPEC.outgoing("penalty_push", b"x" * (limit + 1), config, call)
+    assert (refused.value.rule, refused.value.field) == ("body_too_large", "body")
