@@ -1,6 +1,6 @@
 """The transform the credit_fj mappings need that the shared library does not have (yet), listed
 in ``SPEC.transforms``; the generic ones they use (``add_years``, ``index_records``, ``uscc``,
-``agree``) are in ``runner/mapping/transforms.py``.
+``agree``) are in ``runner/mapping/transforms/``.
 
 - ``kind_parts``: one text part per entry of a list of kinds, from templates over the fields of
   an object, joined (README §4.3 ``CF_NR``).

@@ -1,6 +1,6 @@
 """Transforms the fire_national mappings need that the shared library does not have (yet),
 listed in ``SPEC.transforms``; the generic ones they use are shared
-(``runner/mapping/transforms.py``): ``yuan_to_fen`` (README §3.1), ``sha256_prefix``
+(``runner/mapping/transforms/``): ``yuan_to_fen`` (README §3.1), ``sha256_prefix``
 (``dataId``), ``max_places`` (``directLossWan``) and ``regex_group`` (the version in
 ``taskId:v2``).
 

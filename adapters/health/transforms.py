@@ -1,5 +1,5 @@
 """The transform the health mappings need that the shared library does not have (yet), listed in
-``SPEC.transforms``; the generic ones they use are shared (``runner/mapping/transforms.py``):
+``SPEC.transforms``; the generic ones they use are shared (``runner/mapping/transforms/``):
 ``digits_id`` (quirk Q6), ``whole_number``, ``epoch_auto`` (quirk Q2), ``count``,
 ``strict_boolean`` and ``seconds`` (``Retry-After``).
 

@@ -1,6 +1,6 @@
 """Transforms the joint_punishment mappings need that the shared library does not have (yet),
 listed in ``SPEC.transforms``; the generic ones they use (``number_items``, ``omit_nulls``,
-``count``, ``length``) are in ``runner/mapping/transforms.py``.
+``count``, ``length``) are in ``runner/mapping/transforms/``.
 
 - ``adapter_input``: an adapter input (canonical.md "Adapter inputs") validated against its
   model and returned in canonical JSON form (README §4.1: the dishonest query input);

@@ -2,7 +2,7 @@
 
 ``record_problem`` reads the marks ``prepare`` leaves on a line it could not read;
 ``SPEC.transforms`` lists it. Amounts as typed (``yuan_text``) and legal basis strings
-(``legal_basis_list``) are shared transforms (``runner/mapping/transforms.py``).
+(``legal_basis_list``) are shared transforms (``runner/mapping/transforms/``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
   procuratorate's ``thresholds.csv`` (README §3.2). Specific to this system.
 
 ``figures_text`` (``cfsj``), ``trailing_parenthesis`` (``wsmc``/``wsh``) and ``uscc`` are shared
-transforms (``runner/mapping/transforms.py``).
+transforms (``runner/mapping/transforms/``).
 
 ``entry_due`` is the rule of README §3.1 for a first infoType 01: the case has a row and
 reaches 80 % of its amount threshold, or the row has none. ``entry_condition`` is the same rule
