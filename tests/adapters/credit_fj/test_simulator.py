@@ -30,8 +30,12 @@ class Platform:
     simulator: HttpSimulator
     transport: Connection
 
-    def call(self, message: str, items: list[dict[str, Any]], sequence: int = 1) -> Outgoing:
+    def call(
+        self, message: str, items: list[dict[str, Any]], sequence: int = 1, at: str | None = None
+    ) -> Outgoing:
         facts = {"nonce": secrets.token_hex(16), "sequence": str(sequence)}
+        if at is not None:
+            facts["now"] = at  # the batch number holds the second the call was made
         return render_message(PROJECT, "credit_fj", message, items, facts)
 
     def send(self, call: Outgoing, answer: str = "push_response") -> Any:
@@ -168,9 +172,10 @@ def test_a_resent_batch_is_answered_as_replayed_and_not_processed_again(platform
 
 
 def test_the_same_batch_number_with_other_records_fails_the_batch(platform: Platform):
-    call = platform.call("penalty_push", inputs("penalty_push-1"))
+    at = now().isoformat()  # both in the same second: the same batch number
+    call = platform.call("penalty_push", inputs("penalty_push-1"), at=at)
     platform.send(call)
-    other = platform.call("penalty_push", inputs("penalty_push-2"), sequence=1)
+    other = platform.call("penalty_push", inputs("penalty_push-2"), sequence=1, at=at)
     assert json.loads(other.body)["batchNo"] == json.loads(call.body)["batchNo"]
     outcome = platform.send(platform.resign(other)).outcome
     assert (outcome.outcome, outcome.code) == ("batch_failed", "1105")
