@@ -150,6 +150,7 @@ class AuditTally:
         self.counts: dict[str, SystemCounts] = defaultdict(SystemCounts)
         self.delivered_cases: set[str] = set()
         self.retried_cases: set[str] = set()
+        self.mapped_cases: set[str] = set()
 
     @property
     def in_flight(self) -> int:
@@ -198,6 +199,7 @@ class AuditTally:
         if message_id in self._mapped[system]:
             counts.duplicates += 1
         self._mapped[system].add(message_id)
+        self.mapped_cases.add(row["case_code"] or "")
         counts.mapped = len(self._mapped[system])
         for target in json.loads(row["detail"]).get("to", []):
             key = (str(target), message_id)
@@ -214,8 +216,9 @@ class AuditTally:
             self.delivered_cases.add(row["case_code"] or "")
 
     def showcase_case(self) -> str | None:
-        """A case code that went end to end: delivered, preferably after a retry."""
-        delivered = self.delivered_cases - {""}
+        """A case code that went end to end: mapped from a system's message and delivered,
+        preferably after a retry (a case the platform put on a feed itself was never mapped)."""
+        delivered = self.delivered_cases & self.mapped_cases - {""}
         retried = delivered & self.retried_cases
         return min(retried or delivered, default=None)
 

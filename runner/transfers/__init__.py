@@ -6,8 +6,12 @@
 - ``workflow``: the one state machine table and the clocks each step starts and closes;
 - ``statutes``: the statutory deadlines with their legal basis and how days and hours count;
 - ``package``: the Art. 6 documents and the evidence list with SM3 and SHA-256 digests;
-- ``service``: ``TransferService``, where every change is one transaction (state, clocks,
-  audit chain, outbox);
+- ``service``: ``TransferService``, the façade of the work below, where every change is one
+  transaction (``commit``: state, clocks, audit chain, outbox);
+- ``proposals`` (rule hits and the ledger), ``agency_steps`` (approve, refuse, send),
+  ``inbound`` (answers and notices from the police side and the procuratorate), ``reverse``
+  (reverse transfers open cases), ``outgoing`` (messages and alerts to the outbox), ``watch``
+  (missed deadlines), ``relay`` (outbox to the bus);
 - ``worker``: the bus consumer of the canonical feeds, the clock watcher and the outbox relay.
 
 The bus never decides a transfer: a rule hit *proposes* one; a person approves or refuses it.
