@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +25,27 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.05)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (a destination that is down)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("embedded", id="embedded"),
+        pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.integration),
+    ]
+)
+def bus_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The embedded broker in the test's directory, or the real RabbitMQ."""
+    if request.param == "rabbitmq":
+        require_rabbitmq()
+        return AMQP_URL
+    return f"sqlite:///{tmp_path}/broker.db"
 
 
 @pytest.fixture

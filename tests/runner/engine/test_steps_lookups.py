@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,8 +38,8 @@ from runner.settings import Settings
 from runner.stamp import new_message_id
 from schemas.envelope import Envelope
 from schemas.timeutil import SHANGHAI
-from tests.runner.engine.conftest import wait_for
-from tests.services import AMQP_URL, delete_named_queues, require_rabbitmq
+from tests.runner.engine.conftest import free_port, wait_for
+from tests.services import AMQP_URL, delete_named_queues
 
 ROUTE = REPO_ROOT / "routes" / "joint_punishment-dishonest-checks.yaml"
 CHECKS = "enforcement.dishonest_check.v1"
@@ -175,12 +174,6 @@ def _collect(bus: Bus, queue: str, route: str, count: int, timeout: float) -> li
     return got
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _platform() -> JointPunishmentPlatform:
     # a fixed clock by day: never inside the nightly sync (01:00-01:30) whatever the hour
     platform = JointPunishmentPlatform(
@@ -188,19 +181,6 @@ def _platform() -> JointPunishmentPlatform:
     )
     platform.add_debtor(ZHANG)
     return platform
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("embedded", id="embedded"),
-        pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.integration),
-    ]
-)
-def bus_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "rabbitmq":
-        require_rabbitmq()
-        return AMQP_URL
-    return f"sqlite:///{tmp_path}/broker.db"
 
 
 @pytest.fixture
@@ -291,7 +271,7 @@ def test_each_party_of_a_case_is_checked_and_each_check_goes_to_the_feed(
 def test_while_the_system_is_down_the_parts_wait_and_are_checked_once_it_is_back(
     make_bed: Callable[[str], Bed],
 ) -> None:
-    port = _free_port()
+    port = free_port()
     bed = make_bed(f"http://127.0.0.1:{port}")
     bed.publish_case(ORGANISATION)
     wait_for(lambda: len(bed.audit("retried")) >= 3)  # then the breaker (3 failures) holds it

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -29,8 +28,8 @@ from runner.engine.services import Services
 from runner.project import REPO_ROOT, load_project
 from runner.registry import Registry
 from runner.settings import Settings
-from tests.runner.engine.conftest import wait_for
-from tests.services import AMQP_URL, delete_named_queues, require_rabbitmq
+from tests.runner.engine.conftest import free_port, wait_for
+from tests.services import AMQP_URL, delete_named_queues
 
 FEED = "enforcement.penalty_decision.v1"
 COUNT = 3
@@ -79,25 +78,6 @@ def _register() -> CreditFjPlatform:
             }
         )
     return platform
-
-
-def _dead_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("embedded", id="embedded"),
-        pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.integration),
-    ]
-)
-def bus_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "rabbitmq":
-        require_rabbitmq()
-        return AMQP_URL
-    return f"sqlite:///{tmp_path}/broker.db"
 
 
 def _copies(services: Services, queue: str, route: str, count: int) -> list[Message]:
@@ -204,7 +184,7 @@ def test_the_register_fills_in_each_party_before_delivery(run: Any) -> None:
 def test_with_the_register_down_decisions_are_delivered_at_once_marked_unenriched(
     run: Any,
 ) -> None:
-    copies, services = run(f"http://127.0.0.1:{_dead_port()}")
+    copies, services = run(f"http://127.0.0.1:{free_port()}")
     assert [p["legal_representative"] for p in _parties(copies)] == [None] * COUNT
     assert {m.headers.get("x-ebus-unenriched") for m in copies} == {"register"}
     for message in copies:
