@@ -39,6 +39,8 @@ __all__ = [
     "Connection",
     "DemoPeer",
     "DemoSystem",
+    "DigestStore",
+    "FirstBody",
     "MessageRejected",
     "MessageType",
     "NoParams",
@@ -136,6 +138,35 @@ class Outgoing:
     method: str = "POST"
     path: str = ""
     operation: str | None = None
+
+
+class FirstBody(Protocol):
+    """What ``DigestStore`` answers: the digest a key was first recorded with, and when."""
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 hex (or any 64-character token) recorded first."""
+        ...
+
+    @property
+    def accepted_at(self) -> dt.datetime:
+        """When it was recorded."""
+        ...
+
+
+class DigestStore(Protocol):
+    """The bus's durable digest store, shared by every process (``runner.stores.body_digests``):
+    the first digest recorded per (system, key) wins. What ``AdapterSpec.bind_store`` gets."""
+
+    def record(
+        self, source_system: str, source_message_id: str, digest: str, at: dt.datetime
+    ) -> FirstBody:
+        """Record ``digest`` unless one is recorded; return the one that is."""
+        ...
+
+    def first(self, source_system: str, source_message_id: str) -> FirstBody | None:
+        """The recorded digest, None when none was."""
+        ...
 
 
 class PollContext(Protocol):
@@ -315,10 +346,11 @@ class AdapterSpec:
     webhooks: tuple[Webhook, ...] = ()
     """Endpoints the bus serves for this system (``ebus run`` with ``webhook:`` settings)."""
     answer: Answerer | None = None
-    """The answer to a pushed request; default: ``default_answer``. An answer (or a ``verify``)
-    that remembers requests — a resend told from a reused message id by its body, a replayed
-    nonce — has a ``use_store(store)`` method: the webhook endpoint binds it to the bus's
-    durable digest store (``runner.stores.body_digests``), shared by every process."""
+    """The answer to a pushed request; default: ``default_answer``."""
+    bind_store: Callable[[DigestStore | None], None] | None = None
+    """For hooks that remember pushed requests across processes (a resend told from a reused
+    message id by its body, a replayed nonce): the webhook endpoint calls it with the bus's
+    durable ``DigestStore`` when it starts serving, and with None when it stops."""
     webhook_message: Callable[[RawMessage], str | None] | None = None
     """For a path several message types share: the message type a request is (from its body
     or headers); None when it names none (the first type's hooks then refuse it)."""

@@ -13,10 +13,9 @@ The emergency system pushes one ``<YJZFMessage>`` per request to ``POST /inbound
 - ``SPEC.answer`` renders the ``<Ack>`` per verdict: code 0 / 1 / 2 / 9 with HTTP 200, 401 or
   413, and a Chinese reason naming the element and the rule, never a value (``_ack``). A msgId
   reused for another body (code 2, §2.5) is told from a resend by the SHA-256 of the body first
-  accepted: kept durably in ``runner.stores.body_digests``, which the webhook endpoint binds
-  (``answer.use_store``) while it serves; in this process only otherwise. The verifier's nonce
-  memory is bound the same way (``verify.use_store``): a replay to another bus process, or
-  after a restart, is refused too.
+  accepted: kept in the bus's durable digest store while the webhook endpoint serves
+  (``SPEC.bind_store``), in this process only otherwise. The verifier's nonce memory is bound
+  with it: a replay to another bus process, or after a restart, is refused too.
 - The value rules are transforms: ``null`` in any case and ``WFYJ`` split per 《…》 are the
   shared ``null_any_case`` and ``legal_basis_list``; the three date and datetime spellings and
   万元 with up to six decimals are this adapter's (``transforms``).
@@ -36,7 +35,6 @@ from adapters.emergency._ack import (
     AckMemory,
     Answerer,
     DigestMemory,
-    DigestStore,
     StoredMemory,
     answer,
     render_ack,
@@ -46,7 +44,7 @@ from adapters.emergency._config import APP_ID, EmergencyConfig
 from adapters.emergency._signing import NonceCache, Verifier, sign, signed_headers, verify
 from adapters.emergency._wire import decode_body, message_type_of, msg_id_of, prepare
 from adapters.emergency.transforms import TRANSFORMS
-from runner.adapter_api import AdapterSpec, MessageType, Webhook
+from runner.adapter_api import AdapterSpec, DigestStore, MessageType, Webhook
 
 __all__ = [
     "APP_ID",
@@ -55,12 +53,12 @@ __all__ = [
     "AckMemory",
     "Answerer",
     "DigestMemory",
-    "DigestStore",
     "EmergencyConfig",
     "NonceCache",
     "StoredMemory",
     "Verifier",
     "answer",
+    "bind_store",
     "decode_body",
     "message_type_of",
     "msg_id_of",
@@ -74,6 +72,14 @@ __all__ = [
 
 PATH = "/inbound/emergency"
 """The one endpoint both message types are pushed to (README §2.1)."""
+
+
+def bind_store(store: DigestStore | None) -> None:
+    """``SPEC.bind_store``: the answer's msgId body memory and the verifier's nonce memory in the
+    bus's durable store while the webhook endpoint serves (None: this process's memory)."""
+    answer.use_store(store)
+    verify.use_store(store)
+
 
 SPEC = AdapterSpec(
     id="emergency",
@@ -106,5 +112,6 @@ SPEC = AdapterSpec(
         Webhook(PATH, "penalty_decision"),
     ),
     answer=answer,
+    bind_store=bind_store,
     webhook_message=lambda raw: message_type_of(raw.body),
 )

@@ -31,6 +31,7 @@ from xml.sax.saxutils import escape
 from adapters.emergency._wire import msg_id_of
 from runner.adapter_api import (
     AdapterConfig,
+    DigestStore,
     MessageRejected,
     RawMessage,
     WebhookAnswer,
@@ -43,7 +44,6 @@ __all__ = [
     "AckMemory",
     "Answerer",
     "DigestMemory",
-    "DigestStore",
     "StoredMemory",
     "answer",
     "render_ack",
@@ -243,36 +243,6 @@ class AckMemory:
         """(digest, accepted at) of ``msg_id``, None if this process never accepted it."""
         with self._lock:
             return self._accepted.get(msg_id)
-
-
-class FirstBody(Protocol):
-    """What a durable digest store returns (``runner.stores.body_digests.FirstBody``)."""
-
-    @property
-    def digest(self) -> str:
-        """SHA-256 hex of the first accepted body."""
-        ...
-
-    @property
-    def accepted_at(self) -> dt.datetime:
-        """When it was accepted."""
-        ...
-
-
-class DigestStore(Protocol):
-    """A durable, shared store of first-accepted body digests per (system, source message id):
-    ``runner.stores.body_digests.BodyDigestStore``, given by the runtime (adapters import
-    nothing of the runner but its public adapter API, so it is described here, not imported)."""
-
-    def record(
-        self, source_system: str, source_message_id: str, digest: str, at: dt.datetime
-    ) -> FirstBody:
-        """Record the digest unless one is recorded; return the one that is."""
-        ...
-
-    def first(self, source_system: str, source_message_id: str) -> FirstBody | None:
-        """The recorded digest, None when none was."""
-        ...
 
 
 class StoredMemory:

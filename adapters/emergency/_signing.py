@@ -28,10 +28,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
-from adapters.emergency._ack import DigestStore
 from adapters.emergency._config import as_config
 from adapters.emergency._wire import check_size
-from runner.adapter_api import AdapterConfig, MessageRejected, RawMessage
+from runner.adapter_api import AdapterConfig, DigestStore, MessageRejected, RawMessage
 from schemas.timeutil import SHANGHAI
 
 __all__ = [

@@ -49,17 +49,12 @@ log = get_logger("ebus.webhook")
 
 
 def _bind_stores(services: Services, systems: Collection[str], *, bound: bool = True) -> None:
-    """Give the hooks that remember requests (a ``use_store(store)`` method: emergency's answer,
-    which tells a resend from a reused message id by its body, and its verifier, which refuses
-    a replayed nonce) the durable, shared digest store, so that what they remember survives
-    restarts and holds across processes; ``bound=False`` unbinds them when the endpoint stops
-    (the hooks are the adapter's, shared by the whole process)."""
+    """Call ``SPEC.bind_store`` of the served systems with the durable digest store, or with
+    None when the endpoint stops (the hooks are the adapter's, shared by the whole process)."""
     for system in sorted(systems):
-        adapter = services.project.registry.get(system)
-        for hook in (adapter.verify, adapter.answer):
-            bind = getattr(hook, "use_store", None)
-            if callable(bind):
-                bind(BodyDigestStore(services.db) if bound else None)
+        bind = services.project.registry.get(system).bind_store
+        if bind is not None:
+            bind(BodyDigestStore(services.db) if bound else None)
 
 
 @dataclass(frozen=True)
