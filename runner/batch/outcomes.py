@@ -7,7 +7,8 @@ message type (``MessageType.canonical == "delivery_outcome"``); the run's contex
 here, the way the delivery worker settles a destination's answer, instead of publishing it to
 an inbound queue nobody reads:
 
-- the answer goes through the adapter's ``prepare`` and its mapping to one delivery outcome;
+- the answer goes through the inbound path (``runner.engine.wire_path.map_wire``: the adapter's
+  wire hooks, the mapping) to one delivery outcome;
   an answer the mapping refuses is dead-lettered (stage ``inbound``) with its reason;
 - one ``received`` audit event per answer: job, date, outcome, code and the counts of
   accepted, rejected and retried records (``BatchContext`` adds them up for the run);
@@ -42,6 +43,7 @@ from runner.batch.jobs import Job
 from runner.engine.codec import encode_raw
 from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
+from runner.engine.wire_path import map_wire
 from runner.errors import MessageRejected
 from runner.logs import get_logger
 from runner.stores.archive import ArchiveStore
@@ -117,10 +119,8 @@ def settle_answer(
     recall, remember = memory
     fact = f"outcome:{_fingerprint(message, raw)}"
     first_time = recall(fact) is None
-    adapter = services.project.registry.get(system)
     try:
-        body = adapter.inbound(message, raw, services.config(system))
-        result = services.project.inbound_mapping(system, message).apply(body)
+        result = map_wire(services, system, message, raw)
         if result.outcome is None:
             raise MessageRejected("data, not an answer", rule="not_an_answer")
     except MessageRejected as exc:
