@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 from runner.adapter_api import RawMessage
@@ -28,6 +29,7 @@ __all__ = [
     "decode_raw",
     "encode_envelope",
     "encode_raw",
+    "envelope_message",
 ]
 
 SYSTEM = "x-ebus-system"
@@ -77,14 +79,31 @@ def decode_raw(message: Message) -> tuple[str, str, RawMessage]:
 def encode_envelope(envelope: Envelope[Any], **headers: str | int | None) -> OutMessage:
     """A canonical envelope as published to a feed or a delivery queue."""
     body = json.dumps(envelope.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
-    return OutMessage(
-        body,
-        {SCHEMA: envelope.schema_name, CASE_CODE: envelope.case_code, **headers},
-        envelope.message_id,
-    )
+    return envelope_message(envelope, body)(**headers)
+
+
+def envelope_message(envelope: Envelope[Any], body: bytes) -> Callable[..., OutMessage]:
+    """The message of ``envelope`` whose JSON is ``body``, with the given headers added; one
+    body serves every target a message fans out to."""
+
+    def with_headers(**headers: str | int | None) -> OutMessage:
+        return OutMessage(
+            body,
+            {SCHEMA: envelope.schema_name, CASE_CODE: envelope.case_code, **headers},
+            envelope.message_id,
+        )
+
+    return with_headers
 
 
 def decode_envelope(message: Message) -> Envelope[Any]:
-    """The canonical envelope a delivery queue message carries (validated again)."""
+    """The canonical envelope a delivery queue message carries (validated again).
+
+    The ``SCHEMA`` header ``encode_envelope`` sets picks the model, so the body is parsed and
+    validated in one pass (pydantic's JSON mode); a message without it is read the long way.
+    """
+    model = ENVELOPES.get(str(message.headers.get(SCHEMA)))
+    if model is not None:  # a body of another schema fails its check (``envelope_schema``)
+        return model.model_validate_json(message.body)
     data = json.loads(message.body)
     return ENVELOPES[data["schema"]].model_validate(data)

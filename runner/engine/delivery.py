@@ -229,10 +229,12 @@ class DeliveryWorker:
         fresh: list[int] = []
         # what the destination already has, and a re-read duplicate in the same batch, go once
         ids = [e.message_id for e in envelopes]
-        seen = self.services.idempotency.delivered_among(self.name, ids)
-        # a re-read of a message this destination already gave up on is not tried again (it
-        # would only be dead-lettered again); ``ebus dlq replay`` is the way to send it again
-        dead = self.services.dead_letters.dead_among(self.plan.route, self.plan.key, ids)
+        services = self.services
+        with services.db.read() as conn:
+            seen = services.idempotency.delivered_among(self.name, ids, conn=conn)
+            # a re-read of a message this destination already gave up on is not tried again
+            # (it would only be dead-lettered again); ``ebus dlq replay`` sends it again
+            dead = services.dead_letters.dead_among(self.plan.route, self.plan.key, ids, conn=conn)
         for i, envelope in enumerate(envelopes):
             if envelope.message_id in seen:
                 continue
@@ -240,7 +242,9 @@ class DeliveryWorker:
                 self._audit("dropped", envelope, {"why": "already dead-lettered here"})
                 seen.add(envelope.message_id)
                 continue
-            if not self.mapping.accepts_message(envelope.model_dump(mode="json")):
+            if self.mapping.accepts is not None and not self.mapping.accepts_message(
+                envelope.model_dump(mode="json")
+            ):
                 self._audit("dropped", envelope, {"why": "the call does not take it (accepts)"})
                 seen.add(envelope.message_id)
                 continue
@@ -291,13 +295,16 @@ class DeliveryWorker:
         return dispositions
 
     def _flush(self) -> None:
-        """Write what a call's settling collected: delivery marks, then audit events, once."""
-        if self._delivered:
-            self.services.idempotency.mark_delivered_many(self.name, self._delivered)
-            self._delivered = []
-        if self._events:
-            self.services.audit.append_many(self._events)
-            self._events = []
+        """Write what a call's settling collected, delivery marks and audit events, in one
+        transaction: a mark never stands without its ``delivered`` event, nor the reverse."""
+        if not (self._delivered or self._events):
+            return
+        services = self.services
+        with services.db.write() as conn:
+            if self._delivered:
+                services.idempotency.mark_delivered_many(self.name, self._delivered, conn=conn)
+            services.audit.append_in(conn, self._events)
+        self._delivered, self._events = [], []
 
     def _send(self, envelopes: list[Any], call_id: _CallId) -> DeliveryOutcome:
         """Send one call, retried in process; each attempt is rendered and framed afresh (new

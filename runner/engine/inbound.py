@@ -12,13 +12,13 @@ there.
 from __future__ import annotations
 
 import datetime as dt
-import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from runner.bus import ACK, Disposition, Message
-from runner.engine.codec import decode_raw, encode_envelope
+from runner.engine.codec import decode_raw, envelope_message
 from runner.engine.plan import RoutePlan
 from runner.engine.rejections import dead_letter
 from runner.engine.services import Services
@@ -117,7 +117,7 @@ class InboundWorker:
     def _fan_out(self, envelope: Envelope[Any], first_time: bool, outbox: _Outbox) -> None:
         outbox.mapped += 1
         view = envelope.model_dump(mode="json")
-        forward = functools.partial(encode_envelope, envelope)
+        forward = envelope_message(envelope, json.dumps(view, ensure_ascii=False).encode("utf-8"))
         sent_to: list[str] = []
         for plan in self.plans:
             sent_to += dispatch(self.services, plan, plan.run(view), outbox, forward)

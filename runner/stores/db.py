@@ -28,7 +28,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -213,6 +213,15 @@ class Database:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
+
+    def within(
+        self, conn: Connection | None, *, write: bool = False
+    ) -> AbstractContextManager[Connection]:
+        """``conn`` when the caller already holds a transaction (its statements join it), else a
+        new read or write transaction: lets one call site batch several stores' statements."""
+        if conn is not None:
+            return nullcontext(conn)
+        return self.write() if write else self.read()
 
     def lock(self, conn: Connection, table: Table) -> None:
         """Serialise this write transaction with every other one that locks ``table``.

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
-from sqlalchemy import ColumnElement, Connection, RowMapping, func, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, bindparam, func, select, update
 from ulid import ULID
 
 from runner.errors import DeliveryError, MessageRejected, PermanentError, TransientError
@@ -164,6 +164,13 @@ class DeadLetterStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        c = dead_letters.c
+        self._select_dead = select(c.message_id).where(
+            c.message_id.in_(bindparam("ids", expanding=True)),
+            c.route == bindparam("route"),
+            c.destination == bindparam("destination"),
+            c.status == "dead",
+        )
 
     def put(self, letter: DeadLetter) -> StoredDeadLetter:
         """Store ``letter`` as ``dead`` under a new ULID and return it as stored."""
@@ -194,20 +201,23 @@ class DeadLetterStore:
             rows = conn.execute(query).mappings().all()
         return [DeadLetterSummary.model_validate(dict(row)) for row in rows]
 
-    def dead_among(self, route: str, destination: str, message_ids: Iterable[str]) -> set[str]:
-        """Which of ``message_ids`` lie dead-lettered (not replayed) for this route destination."""
+    def dead_among(
+        self,
+        route: str,
+        destination: str,
+        message_ids: Iterable[str],
+        *,
+        conn: Connection | None = None,
+    ) -> set[str]:
+        """Which of ``message_ids`` lie dead-lettered (not replayed) for this route destination,
+        read in the caller's transaction ``conn`` if given."""
         ids = list(dict.fromkeys(message_ids))
-        c = dead_letters.c
         found: set[str] = set()
-        with self._db.read() as conn:
+        with self._db.within(conn) as tx:
             for start in range(0, len(ids), 500):
-                query = select(c.message_id).where(
-                    c.message_id.in_(ids[start : start + 500]),
-                    c.route == route,
-                    c.destination == destination,
-                    c.status == "dead",
-                )
-                found.update(row[0] for row in conn.execute(query))
+                where = {"route": route, "destination": destination}
+                chunk = {**where, "ids": ids[start : start + 500]}
+                found.update(row[0] for row in tx.execute(self._select_dead, chunk))
         return found
 
     def counts(self) -> dict[str, dict[str, int]]:

@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from ulid import ULID
 
 from runner.stores._tables import deliveries, idempotency_keys
@@ -48,6 +48,20 @@ class IdempotencyStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # built once: a statement object reused keeps its compiled form and cache key
+        self._insert_key = db.insert_ignore(
+            idempotency_keys, ["source_system", "source_message_id"]
+        )
+        self._insert_delivery = db.insert_ignore(deliveries, ["destination", "message_id"])
+        keys, done = idempotency_keys.c, deliveries.c
+        self._select_keys = select(keys.source_message_id, keys.message_id).where(
+            keys.source_system == bindparam("system"),
+            keys.source_message_id.in_(bindparam("ids", expanding=True)),
+        )
+        self._select_delivered = select(done.message_id).where(
+            done.destination == bindparam("destination"),
+            done.message_id.in_(bindparam("ids", expanding=True)),
+        )
 
     def claim(self, source_system: str, source_message_id: str) -> Claim:
         """The message id of this source message, minted on the first claim."""
@@ -78,21 +92,18 @@ class IdempotencyStore:
             {"source_system": s, "source_message_id": m, "message_id": mid, "claimed_at": now}
             for (s, m), mid in minted.items()
         ]
-        stmt = self._db.insert_ignore(idempotency_keys, ["source_system", "source_message_id"])
         for start in range(0, len(rows), _CHUNK):
-            conn.execute(stmt, rows[start : start + _CHUNK])
+            conn.execute(self._insert_key, rows[start : start + _CHUNK])
         by_system: dict[str, list[str]] = {}
         for system, source_id in minted:
             by_system.setdefault(system, []).append(source_id)
-        c = idempotency_keys.c
         found: dict[_Key, str] = {}
         for system, source_ids in by_system.items():
             for start in range(0, len(source_ids), _CHUNK):
-                query = select(c.source_message_id, c.message_id).where(
-                    c.source_system == system,
-                    c.source_message_id.in_(source_ids[start : start + _CHUNK]),
+                chunk = {"system": system, "ids": source_ids[start : start + _CHUNK]}
+                found.update(
+                    {(system, s): mid for s, mid in conn.execute(self._select_keys, chunk)}
                 )
-                found.update({(system, s): mid for s, mid in conn.execute(query)})
         return found
 
     def known_among(self, source_system: str, source_message_ids: Iterable[str]) -> set[str]:
@@ -129,21 +140,24 @@ class IdempotencyStore:
         with self._db.read() as conn:
             return conn.execute(query).first() is not None
 
-    def delivered_among(self, destination: str, message_ids: Iterable[str]) -> set[str]:
-        """Which of ``message_ids`` ``destination`` has accepted before (one query per chunk)."""
+    def delivered_among(
+        self, destination: str, message_ids: Iterable[str], *, conn: Connection | None = None
+    ) -> set[str]:
+        """Which of ``message_ids`` ``destination`` has accepted before (one query per chunk),
+        in the caller's transaction ``conn`` if given."""
         ids = list(dict.fromkeys(message_ids))
-        c = deliveries.c
         found: set[str] = set()
-        with self._db.read() as conn:
+        with self._db.within(conn) as tx:
             for start in range(0, len(ids), _CHUNK):
-                query = select(c.message_id).where(
-                    c.destination == destination, c.message_id.in_(ids[start : start + _CHUNK])
-                )
-                found.update(row[0] for row in conn.execute(query))
+                chunk = {"destination": destination, "ids": ids[start : start + _CHUNK]}
+                found.update(row[0] for row in tx.execute(self._select_delivered, chunk))
         return found
 
-    def mark_delivered_many(self, destination: str, message_ids: Iterable[str]) -> None:
-        """Record that ``destination`` accepted every one of ``message_ids``, in one transaction."""
+    def mark_delivered_many(
+        self, destination: str, message_ids: Iterable[str], *, conn: Connection | None = None
+    ) -> None:
+        """Record that ``destination`` accepted every one of ``message_ids``, in one transaction
+        (the caller's write transaction ``conn`` if given)."""
         now = dt.datetime.now(dt.UTC)
         rows = [
             {"destination": destination, "message_id": m, "delivered_at": now}
@@ -151,7 +165,7 @@ class IdempotencyStore:
         ]
         if not rows:
             return
-        stmt = self._db.insert_ignore(deliveries, ["destination", "message_id"])
-        with self._db.write() as conn:
+        stmt = self._insert_delivery
+        with self._db.within(conn, write=True) as tx:
             for start in range(0, len(rows), _CHUNK):
-                conn.execute(stmt, rows[start : start + _CHUNK])
+                tx.execute(stmt, rows[start : start + _CHUNK])
