@@ -34,6 +34,7 @@ import amqp
 import kombu.connection
 import kombu.exceptions
 
+from runner.bus._amqp_io import buffer_reads, corked, skip_publish_polls
 from runner.bus._pool import Pool
 from runner.bus._settle import dead_copy, requeue_copy, settle
 from runner.bus.api import (
@@ -109,6 +110,7 @@ class _Publisher:
     def __init__(self, connection: Any, confirm_timeout_s: float) -> None:
         self.connection = connection
         self._timeout = confirm_timeout_s
+        skip_publish_polls(connection)  # the confirm wait after each batch reads the socket
         self._channel = connection.channel()
         self._channel.confirm_select()
         self._channel.events["basic_ack"].add(self._on_ack)
@@ -152,10 +154,14 @@ class _Publisher:
         self._next_tag += len(messages)
         self._unconfirmed.update(range(first, self._next_tag))
         self._nacked = self._returned = 0
-        for message in messages:
-            self._channel.basic_publish(
-                _to_amqp(message), exchange=exchange, routing_key=routing_key, mandatory=mandatory
-            )
+        with corked(self.connection):  # the batch goes out in one write
+            for message in messages:
+                self._channel.basic_publish(
+                    _to_amqp(message),
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    mandatory=mandatory,
+                )
         deadline = time.monotonic() + self._timeout
         while self._unconfirmed:
             remaining = deadline - time.monotonic()
@@ -220,6 +226,7 @@ class AmqpBus(Bus):
             raise BusError("the bus is closed")
         connection = _Connection(self._url, connect_timeout=10)
         connection.connect()
+        buffer_reads(connection)
         with self._lock:
             self._connections.add(connection)
         return connection
