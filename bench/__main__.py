@@ -2,8 +2,11 @@
 
 (a) the in-process pipeline against its floor (``bench.pipeline``); (b) the runtime end to end on
 RabbitMQ and (c) on the embedded broker (``bench.e2e``); (d) the same workload through Celery
-(``bench.celery_peer``). ``--json`` prints one JSON object (for tracking run to run), otherwise a
-table. Progress goes to stderr.
+(``bench.celery_peer``). (b) and (c) each measure their floor first, in the same section (so
+``--only rabbitmq`` runs it too): the naive kombu relay on the same RabbitMQ, and kombu's stock
+SQLAlchemy transport (``bench.floors``); the report gives ours / floor (``--no-floors`` skips
+them). ``--json`` prints one JSON object (for tracking run to run), otherwise a table. Progress
+goes to stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from bench.celery_peer import measure_celery
 from bench.e2e import E2EConfig, measure_e2e
+from bench.floors import FloorConfig, kombu_sqlalchemy_floor, naive_kombu_floor
 from bench.machine import busy_others, facts, load, revision
 from bench.pipeline import measure_pipeline
 from bench.rabbit import AMQP_URL, server_version
@@ -48,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--source-in-process", action="store_true", help="publish from the runtime's process"
     )
+    parser.add_argument(
+        "--no-floors", action="store_true", help="skip the kombu floors of (b) and (c)"
+    )
     return parser
 
 
@@ -58,6 +65,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def _with_floor(
+    name: str, floor: Callable[[], dict[str, Any]] | None, measure: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``measure``'s figures, with ``floor``'s (measured right before) under ``"floor"``."""
+    if floor is None:
+        return measure()
+    _progress(f"bench: {name} floor ...")
+    started = time.perf_counter()
+    figures = floor()
+    figures["wall_s"] = round(time.perf_counter() - started, 1)
+    _progress(f"bench: {name} floor {figures['msgs_per_s']} msg/s in {figures['wall_s']} s")
+    return {"floor": figures, **measure()}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -82,10 +103,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "load_before": load(),
         "busy_others_before": busy_others(),
     }
+    floors = FloorConfig()
+    naive_floor = None if args.no_floors else lambda: naive_kombu_floor(amqp_url, floors)
+    sqlalchemy_floor = None if args.no_floors else lambda: kombu_sqlalchemy_floor(floors)
     steps: dict[str, Callable[[], dict[str, Any]]] = {
         "pipeline": lambda: measure_pipeline(args.pipeline_seconds),
-        "rabbitmq": lambda: measure_e2e(amqp_url, config),
-        "embedded": lambda: measure_e2e("embedded", config),
+        "rabbitmq": lambda: _with_floor(
+            "rabbitmq", naive_floor, lambda: measure_e2e(amqp_url, config)
+        ),
+        "embedded": lambda: _with_floor(
+            "embedded", sqlalchemy_floor, lambda: measure_e2e("embedded", config)
+        ),
         "celery": lambda: measure_celery(amqp_url, config),
     }
     for name in sections:

@@ -18,6 +18,10 @@ TRACKED = (
     "e2e_rabbitmq_p99_ms",
     "e2e_embedded_msgs_per_s",
     "celery_msgs_per_s",
+    "kombu_naive_msgs_per_s",
+    "e2e_rabbitmq_to_naive_ratio",
+    "kombu_sqlalchemy_msgs_per_s",
+    "e2e_embedded_to_kombu_sqlalchemy_ratio",
 )
 TINY = ["--n", "150", "--runs", "1", "--warmup", "30", "--pipeline-seconds", "0.1"]
 
@@ -36,8 +40,12 @@ def test_every_measurement_runs_and_json_has_the_tracked_keys(capsys: pytest.Cap
     assert set(result["targets_met"]) == {
         "pipeline_to_floor_ratio",
         "e2e_rabbitmq_msgs_per_s",
+        "e2e_rabbitmq_to_naive_ratio",
         "e2e_embedded_msgs_per_s",
+        "e2e_embedded_to_kombu_sqlalchemy_ratio",
     }
+    assert result["rabbitmq"]["floor"]["kind"] == "kombu-naive"
+    assert result["embedded"]["floor"]["kind"] == "kombu-sqlalchemy"
 
 
 def test_the_table_shows_the_sections_that_ran(capsys: pytest.CaptureFixture[str]):
@@ -45,3 +53,4 @@ def test_the_table_shows_the_sections_that_ran(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "(a) floor" in out
     assert "(c) ebus embedded" in out
+    assert "(c) floor: kombu SQLAlchemy" in out
