@@ -192,7 +192,7 @@ class _Recorder:
                 self._event("retried", envelope, detail)
         if delivered:
             self.services.idempotency.mark_delivered_many(self.job.id, delivered)
-        self.services.audit.append_many(self.events)
+        self.services.audit.record_many(self.events)
         log.info(
             "batch answer",
             job=self.job.id,

@@ -127,7 +127,7 @@ class BusPollContext:
         )
         stored = self.services.dead_letters.put(letter)
         detail: dict[str, JsonValue] = {"rule": located.rule, "reason": located.reason[:300]}
-        self.services.audit.append_many([letter_event(stored, "dead_lettered", detail)])
+        self.services.audit.record_many([letter_event(stored, "dead_lettered", detail)])
         log.warning("not rendered", system=self.system, message=message, rule=located.rule)
 
 

@@ -46,7 +46,7 @@ def dead_letter(
     )
     event = rejection_event(error)
     if audit:
-        services.audit.append_many([event])
+        services.audit.record_many([event])
     log.warning(
         "rejected", system=error.system, message=error.message, rule=error.rule, field=error.field
     )

@@ -56,7 +56,7 @@ class Outbox:
         """Publish every message (confirmed), then append the audit events."""
         for target, messages in self.by_target.items():
             services.bus.publish(target, messages)
-        services.audit.append_many(self.events)
+        services.audit.record_many(self.events)
 
 
 def dispatch(

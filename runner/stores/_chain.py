@@ -25,11 +25,13 @@ from typing import Any, Literal
 __all__ = [
     "GENESIS_HASH",
     "HASHED_FIELDS",
+    "CanonicalRecord",
     "ChainWalker",
     "Problem",
     "VerifyReport",
     "canonical_json",
     "chain_hash",
+    "detail_json",
     "refuse_l3_values",
 ]
 
@@ -53,15 +55,18 @@ MAX_PROBLEMS = 1000
 """Problems kept in a report; the counts stay exact beyond it."""
 
 
+# The canonical encoder, built once: ``json.dumps`` with options builds one per call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(seq: int, fields: Mapping[Any, Any], detail: Any) -> bytes:
     """The canonical serialisation of one record (see the module docstring)."""
     document = {name: fields.get(name) for name in HASHED_FIELDS}
     document["seq"] = seq
     document["detail"] = detail
-    text = json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode("utf-8")
+    return _CANONICAL.encode(document).encode("utf-8")
 
 
 def chain_hash(prev_hash: str, seq: int, fields: Mapping[Any, Any], detail: Any) -> str:
@@ -69,6 +74,52 @@ def chain_hash(prev_hash: str, seq: int, fields: Mapping[Any, Any], detail: Any)
     return hashlib.sha256(
         prev_hash.encode("ascii") + canonical_json(seq, fields, detail)
     ).hexdigest()
+
+
+def detail_json(detail: Any) -> str:
+    """The canonical JSON text of a detail: the stored text, and the hashed form of the detail.
+
+    ``TypeError`` for a value JSON cannot hold, ``ValueError`` for NaN or infinity.
+    """
+    return _CANONICAL.encode(detail)
+
+
+# The keys of canonical_json's document in their serialised (sorted) order, split around "seq",
+# each with its ``"key":`` text.
+_KEYS = sorted((*HASHED_FIELDS, "seq", "detail"))
+_BEFORE_SEQ = tuple((name, f'"{name}":') for name in _KEYS[: _KEYS.index("seq")])
+_AFTER_SEQ = tuple((name, f'"{name}":') for name in _KEYS[_KEYS.index("seq") + 1 :])
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalRecord:
+    """A record's ``canonical_json`` serialised once, before its seq is known.
+
+    The text is split around the value of ``seq`` so that chaining it costs a hash and no JSON;
+    ``CanonicalRecord.of(fields, detail_json(detail)).hash(prev, seq)`` equals
+    ``chain_hash(prev, seq, fields, detail)``.
+    """
+
+    before_seq: bytes
+    after_seq: bytes
+
+    @classmethod
+    def of(cls, fields: Mapping[Any, Any], detail_text: str) -> CanonicalRecord:
+        """The record of ``fields`` (the hashed fields) and its detail as ``detail_json`` text."""
+        values = {name: _value_json(fields.get(name)) for name in HASHED_FIELDS}
+        values["detail"] = detail_text
+        before = ",".join([key + values[name] for name, key in _BEFORE_SEQ])
+        after = ",".join([key + values[name] for name, key in _AFTER_SEQ])
+        return cls(f'{{{before},"seq":'.encode(), f",{after}}}".encode())
+
+    def hash(self, prev_hash: str, seq: int) -> str:
+        """The hash of this record at ``seq``, chained to ``prev_hash``."""
+        text = b"".join((prev_hash.encode("ascii"), self.before_seq, b"%d" % seq, self.after_seq))
+        return hashlib.sha256(text).hexdigest()
+
+
+def _value_json(value: Any) -> str:
+    return "null" if value is None else _CANONICAL.encode(value)
 
 
 # "Looks like" on purpose: a last line of defence must not depend on a valid check digit.
@@ -88,13 +139,41 @@ def refuse_l3_values(detail: Any, path: str = "detail") -> None:
     hyphens), in strings and integers at any depth, unless part of a longer run of ASCII letters
     and digits (an identifier). The message names the path, never the value.
     """
+    # The walk that names paths costs a string per value: run it only where the scan finds one.
+    if _holds_l3(detail):
+        _refuse(detail, path)
+
+
+def _holds_l3(detail: Any) -> bool:
+    """Whether ``_refuse`` would raise for ``detail``: the same tests, without the paths."""
+    if isinstance(detail, Mapping):
+        return any(_l3_scalar(key) or _holds_l3(value) for key, value in detail.items())
+    if isinstance(detail, list | tuple):
+        return any(_holds_l3(value) for value in detail)
+    return _l3_scalar(detail)
+
+
+def _l3_scalar(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    text = str(value)
+    # Shorter texts cannot hold a match (a mobile number has 11 characters at least).
+    if len(text) < _SHORTEST_L3:
+        return False
+    return bool(_RESIDENT_ID.search(text) or _MOBILE.search(text))
+
+
+_SHORTEST_L3 = 11
+
+
+def _refuse(detail: Any, path: str) -> None:
     if isinstance(detail, Mapping):
         for key, value in detail.items():
             _refuse_scalar(key, f"{path} key")
-            refuse_l3_values(value, f"{path}.{key}")
+            _refuse(value, f"{path}.{key}")
     elif isinstance(detail, list | tuple):
         for index, value in enumerate(detail):
-            refuse_l3_values(value, f"{path}[{index}]")
+            _refuse(value, f"{path}[{index}]")
     else:
         _refuse_scalar(detail, path)
 
