@@ -303,7 +303,7 @@ class DeliveryWorker:
         with services.db.write() as conn:
             if self._delivered:
                 services.idempotency.mark_delivered_many(self.name, self._delivered, conn=conn)
-            services.audit.append_in(conn, self._events)
+            services.audit.record_in(conn, self._events)
         self._delivered, self._events = [], []
 
     def _send(self, envelopes: list[Any], call_id: _CallId) -> DeliveryOutcome:
