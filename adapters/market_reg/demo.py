@@ -95,14 +95,21 @@ class MarketRegDemo:
             decisions = [decision_record(i) for i in range(21, 23)]
             self.exporter.export_night(third, cases, decisions, fault="bad_sign")
             notes.append(f"market_reg: night {third} exported with a wrong manifest sign")
-        if self._once("reexport", _LAST_EVENT_S, elapsed_s):
+        # only once the wrong-signed night was refused: on a slow machine both could otherwise
+        # land between two polls, and the importer would only ever see batch 2
+        refused = "night3" in self._done and self.exporter.report(third) is not None
+        if refused and self._once("reexport", _LAST_EVENT_S, elapsed_s):
             self.exporter.reexport(third)
             notes.append(f"market_reg: night {third} re-exported by the operators (batch 2)")
         return notes
 
     def finished(self) -> bool:
         """Everything exported, and the bus has emptied the inbox since."""
-        return self._elapsed >= _LAST_EVENT_S + SETTLE_S and not self.exporter.files()
+        return (
+            "reexport" in self._done
+            and self._elapsed >= _LAST_EVENT_S + SETTLE_S
+            and not self.exporter.files()
+        )
 
     def check(self, counts: SystemCounts) -> list[str]:
         """Every good record became one canonical message; each night has its report."""
