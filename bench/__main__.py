@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         "--source-in-process", action="store_true", help="publish from the runtime's process"
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=E2EConfig.processes,
+        help="runtime processes for (b) and (c), as `ebus run --processes`",
+    )
+    parser.add_argument(
         "--no-floors", action="store_true", help="skip the kombu floors of (b) and (c)"
     )
     return parser
@@ -91,6 +97,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         paced_s=args.paced_seconds,
         sink_process=not args.sink_in_process,
         source_process=not args.source_in_process,
+        processes=args.processes,
     )
     started = time.perf_counter()
     amqp = {"rabbitmq", "celery"} & set(sections)

@@ -18,9 +18,12 @@ Every message is persistent and confirmed by the broker before it is acknowledge
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import multiprocessing
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,8 +39,10 @@ from bench.sink import SinkHandle
 from bench.source import Plan, SourceHandle, bus_publisher
 from bench.stats import RunResult, median_run, run_result
 from runner.bus.topology import dead_letter_queue, delivery_queue, inbound_queue
+from runner.engine.processes import Share, Supervisor
 from runner.engine.runtime import Runtime
 from runner.engine.services import Services
+from runner.logs import configure_logging
 from runner.project import load_project
 from runner.settings import Settings
 
@@ -59,6 +64,8 @@ class E2EConfig:
     sink_process: bool = True
     source_process: bool = True
     timeout_s: float = 120.0
+    processes: int = 1
+    """Runtime processes (``ebus run --processes``): 1 runs the runtime in this process."""
 
 
 def own_cpu_s() -> float:
@@ -128,14 +135,9 @@ def run_series(harness: Harness, config: E2EConfig, batch: int = 100) -> dict[st
     return result
 
 
-@contextmanager
-def _runtime(bus_url: str, system: str, sink_url: str, workdir: Path) -> Iterator[Runtime]:
-    """The runtime of test kit ``system`` (a fresh id: queues of its own), started."""
-    route_id = f"{system}-route"
-    project = load_project(
-        write_kit_project(workdir / "config", route_id, system),
-        kit_registry(http_connector(system), system),
-    )
+def _kit_services(bus_url: str, system: str, sink_url: str, workdir: Path) -> Services:
+    """The services of the test kit's runtime for ``system`` (its project written already)."""
+    project = load_project(workdir / "config", kit_registry(http_connector(system), system))
     if project.issues:
         raise RuntimeError(f"the test kit project has issues: {project.issues}")
     settings = Settings(
@@ -144,21 +146,84 @@ def _runtime(bus_url: str, system: str, sink_url: str, workdir: Path) -> Iterato
         systems={system: {"endpoint": sink_url}},
         poll=False,
     )
-    queues = [inbound_queue(system, "subject"), delivery_queue(route_id, f"{system}-deliver")]
-    amqp = bus_url.startswith("amqp")
-    services = Services.open(project, settings)
-    runtime = Runtime(services)
+    return Services.open(project, settings)
+
+
+def _kit_child(
+    bus_url: str,
+    system: str,
+    sink_url: str,
+    workdir: Path,
+    ready: list[Any],
+    share: Share,
+    stop: threading.Event,
+) -> None:
+    """One runtime process of ``--processes N`` (``runner.engine.processes.Child``); sets
+    ``ready[share.index]`` once its workers run."""
+    configure_logging("WARNING")
+    services = _kit_services(bus_url, system, sink_url, workdir)
+    runtime = Runtime(services, share=share, stop=stop)
     try:
-        runtime.prepare()
         runtime.start()
-        yield runtime
+        ready[share.index].set()
+        stop.wait()
     finally:
         runtime.shutdown()
         services.close()
-        if amqp:
-            delete_queues(bus_url, [q for name in queues for q in (name, dead_letter_queue(name))])
     if runtime.errors:
         raise RuntimeError(f"the runtime's workers failed: {runtime.errors[:3]}")
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes ``pids`` (Linux ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+@contextmanager
+def _runtime(
+    bus_url: str, system: str, sink_url: str, workdir: Path, processes: int = 1
+) -> Iterator[Callable[[], float]]:
+    """The runtime of test kit ``system`` (a fresh id: queues of its own), started in this
+    process or in ``processes`` children; yields what tells the CPU seconds it used so far."""
+    route_id = f"{system}-route"
+    write_kit_project(workdir / "config", route_id, system)
+    queues = [inbound_queue(system, "subject"), delivery_queue(route_id, f"{system}-deliver")]
+    try:
+        if processes > 1:
+            ready = [multiprocessing.get_context("spawn").Event() for _ in range(processes)]
+            child = functools.partial(_kit_child, bus_url, system, sink_url, workdir, ready)
+            supervisor = Supervisor(child, processes)
+            thread = threading.Thread(target=supervisor.run, name="supervisor", daemon=True)
+            thread.start()
+            try:
+                for event in ready:
+                    if not event.wait(120):
+                        raise RuntimeError("a runtime process did not start in 120 s")
+                yield lambda: _cpu_of(supervisor.pids())
+            finally:
+                supervisor.stop_event.set()
+                thread.join(60)
+        else:
+            services = _kit_services(bus_url, system, sink_url, workdir)
+            runtime = Runtime(services)
+            try:
+                runtime.prepare()
+                runtime.start()
+                yield own_cpu_s
+            finally:
+                runtime.shutdown()
+                services.close()
+            if runtime.errors:
+                raise RuntimeError(f"the runtime's workers failed: {runtime.errors[:3]}")
+    finally:
+        if bus_url.startswith("amqp"):
+            delete_queues(bus_url, [q for name in queues for q in (name, dead_letter_queue(name))])
 
 
 def measure_e2e(bus_url: str, config: E2EConfig | None = None) -> dict[str, Any]:
@@ -174,14 +239,16 @@ def measure_e2e(bus_url: str, config: E2EConfig | None = None) -> dict[str, Any]
         system = f"bench{uuid.uuid4().hex[:8]}"
         sink = SinkHandle.spawn() if config.sink_process else SinkHandle.local()
         try:
-            with _runtime(bus_url, system, sink.url, workdir):
+            with _runtime(bus_url, system, sink.url, workdir, config.processes) as cpu_s:
                 source = SourceHandle(
                     functools.partial(bus_publisher, bus_url, system),
                     own_process=config.source_process,
                 )
                 try:
                     started = time.perf_counter()
-                    result = run_series(Harness(source, sink, config.timeout_s), config)
+                    harness = Harness(source, sink, config.timeout_s, cpu_s)
+                    result = run_series(harness, config)
+                    result["processes"] = config.processes
                     result["wall_s"] = round(time.perf_counter() - started, 1)
                 finally:
                     source.close()

@@ -384,16 +384,32 @@ def run_command(
         float | None, typer.Option("--for", help="Stop after this many seconds (default: run).")
     ] = None,
     poll: Annotated[bool, typer.Option(help="Run the pollers of polled systems.")] = True,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            "-p",
+            min=1,
+            help="Share the work among this many processes (one per core: a process uses "
+            "one). Ordered queues get one process each; the others are shared.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the bus: every route's inbound and delivery workers and the pollers, until stopped.
 
     Refuses to start when `ebus lint` finds a problem. Stop with Ctrl-C or SIGTERM: workers
     finish their batch, unsettled messages go back to their queues.
-    """
-    import signal  # noqa: PLC0415
 
-    from runner.engine.runtime import Runtime  # noqa: PLC0415
-    from runner.engine.services import Services  # noqa: PLC0415
+    With --processes N, N child processes share the queues (a child that dies is started
+    again); pollers, the webhook endpoint and the schedulers run in the first one.
+    """
+    import contextlib  # noqa: PLC0415
+    import functools  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from runner.engine.processes import Share, Supervisor  # noqa: PLC0415
+    from runner.engine.serve import serve, serve_child  # noqa: PLC0415
     from runner.logs import configure_logging  # noqa: PLC0415
     from runner.project import load_project  # noqa: PLC0415
     from runner.settings import load_settings  # noqa: PLC0415
@@ -404,23 +420,21 @@ def run_command(
             typer.echo(str(issue), err=True)
         raise _fail(f"refusing to start: {len(project.issues)} config problem(s); run ebus lint")
     try:
-        settings = load_settings(config)
+        load_settings(config)
     except ConfigError as exc:
         raise _fail(f"error: {exc}", 2) from None
-    if not poll:
-        settings = settings.model_copy(update={"poll": False})
-    configure_logging()
-    services = Services.open(project, settings)
-    runtime = Runtime(services)
-    signal.signal(signal.SIGTERM, lambda *_: runtime.stop.set())
-    try:
-        runtime.start()
-        runtime.stop.wait(duration)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        runtime.shutdown()
-        services.close()
+    if processes > 1:
+        configure_logging()
+        Supervisor(functools.partial(serve_child, config, poll), processes).run(duration)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if duration is not None:
+        timer = threading.Timer(duration, stop.set)
+        timer.daemon = True
+        timer.start()
+    with contextlib.suppress(KeyboardInterrupt):  # serve shuts down on the way out
+        serve(config, poll, Share(), stop, project=project)
 
 
 def main() -> None:

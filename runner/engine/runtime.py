@@ -3,7 +3,9 @@
 One thread per inbound queue (mapping and fan-out), one per destination queue (delivery, so a
 slow destination only delays itself), one per polled system, and the day archive's when a
 connected batch job reads a day (``runner.engine.archive``). ``ebus run`` starts this; run as
-many processes as needed on RabbitMQ: they compete for the same queues.
+many processes as needed on RabbitMQ: they compete for the same queues. ``ebus run
+--processes N`` runs N of them on one machine, each with its ``Share`` of the queues
+(``runner.engine.processes``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from runner.engine.inbound import InboundWorker
 from runner.engine.lookups import LookupWorker
 from runner.engine.plan import RoutePlan, build_feed_plans, build_plans, topology_of
 from runner.engine.polling import Poller
+from runner.engine.processes import Share
 from runner.engine.services import Services
 from runner.engine.webhooks import WebhookServer
 from runner.logs import get_logger
@@ -53,22 +56,29 @@ class Runtime:
     batch: BatchScheduler | None = None
     transfers: TransferLoops | None = None
     archive: ArchiveWorker | None = None
+    share: Share = field(default_factory=Share)
+    """This process's part when ``ebus run --processes N`` shares the work (all of it alone)."""
+    _single_active: set[str] = field(default_factory=set)
 
     def prepare(self) -> None:
         """Compile the plans, declare the topology and build the workers (no thread yet)."""
         plans = build_plans(self.services.project)
         feed_plans = build_feed_plans(self.services.project)
-        self.services.bus.declare(topology_of(plans, feed_plans))
+        topology = topology_of(plans, feed_plans)
+        self.services.bus.declare(topology)
+        self._single_active = {q.name for q in topology.queues if q.single_active}
         connected = set(self.services.settings.systems)
-        self.batch = batch_scheduler(self.services)
-        self.transfers = transfer_loops(self.services)
-        self.archive = archive_worker(self.services)  # only when a connected job reads a day
+        singletons = self.share.runs_singletons
+        if singletons:
+            self.batch = batch_scheduler(self.services)
+            self.transfers = transfer_loops(self.services)
+            self.archive = archive_worker(self.services)  # only when a connected job reads a day
         if self.archive is not None:
             self.archive.declare()
         for plan in feed_plans:
             self.feeds[route_queue(plan.route.id)] = FeedRouteWorker(self.services, plan)
             self._add_deliveries(plan, connected)
-        if self.services.settings.webhook is not None:
+        if singletons and self.services.settings.webhook is not None:
             server = WebhookServer(self.services, routed=set(plans))
             if server.endpoints:
                 self.webhook = server
@@ -81,7 +91,8 @@ class Runtime:
                 self._add_deliveries(plan, connected)
             adapter = self.services.project.registry.get(system)
             if (
-                self.services.settings.poll
+                singletons
+                and self.services.settings.poll
                 and adapter.poll is not None
                 and system in connected
                 and system not in self.pollers
@@ -117,8 +128,10 @@ class Runtime:
             **self.lookups,
             **self.delivery,
         }
+        mine = self.share.queues(workers, self._single_active)
         for queue, worker in workers.items():
-            self._spawn(f"consume {queue}", self._consumer(queue, worker))
+            if queue in mine:
+                self._spawn(f"consume {queue}", self._consumer(queue, worker))
         for system, poller in self.pollers.items():
             self._spawn(f"poll {system}", self._polling(poller))
         if self.webhook is not None:
@@ -132,6 +145,8 @@ class Runtime:
                 self._spawn(name, target)
         log.info(
             "running",
+            process=self.share.index,
+            consumed=len(mine),
             inbound=len(self.inbound),
             feed_routes=len(self.feeds),
             delivery=len(self.delivery),

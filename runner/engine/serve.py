@@ -1,0 +1,48 @@
+"""One bus process as ``ebus run`` runs it: load the project and settings, run, shut down."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from runner.engine.processes import Share
+from runner.engine.runtime import Runtime
+from runner.engine.services import Services
+from runner.logs import configure_logging
+from runner.project import Project, load_project
+from runner.settings import load_settings
+
+__all__ = ["serve"]
+
+
+def serve(
+    config: Path | None,
+    poll: bool,
+    share: Share,
+    stop: threading.Event,
+    *,
+    project: Project | None = None,
+) -> None:
+    """Run the runtime's ``share`` of the work until ``stop`` is set, then shut down (workers
+    finish their batch; unsettled messages go back to their queues).
+
+    The caller has checked the project and the settings (``ebus run`` does, once, before it
+    starts any process); a child of ``ebus run --processes N`` loads them again here.
+    """
+    configure_logging()
+    settings = load_settings(config)
+    if not poll:
+        settings = settings.model_copy(update={"poll": False})
+    services = Services.open(project or load_project(), settings)
+    runtime = Runtime(services, share=share, stop=stop)
+    try:
+        runtime.start()
+        stop.wait()
+    finally:
+        runtime.shutdown()
+        services.close()
+
+
+def serve_child(config: Path | None, poll: bool, share: Share, stop: threading.Event) -> None:
+    """``serve`` as a child of ``ebus run --processes N`` runs it (``processes.Child``)."""
+    serve(config, poll, share, stop)
