@@ -66,6 +66,11 @@ def check_uscc(value: str, *, allow_placeholder: bool = False) -> str:
     Full-width characters and lower case are folded before the check. The placeholder
     ``00000000000000000X`` passes only with ``allow_placeholder``.
     """
+    return _checked_uscc(value, allow_placeholder)
+
+
+@lru_cache(maxsize=65536)  # a pure function of the text; a refusal raises and is not cached
+def _checked_uscc(value: str, allow_placeholder: bool) -> str:
     code = _compact(value)
     if code == USCC_PLACEHOLDER:
         if allow_placeholder:
@@ -166,6 +171,7 @@ def check_resident_id(value: str) -> str:
     return number
 
 
+@lru_cache(maxsize=65536)  # a pure function of the text; a refusal raises and is not cached
 def check_division_code(value: str) -> str:
     """Check a 6-digit GB/T 2260 code (current or historical); return it as sent."""
     code = _compact(value)
