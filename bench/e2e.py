@@ -64,8 +64,9 @@ class E2EConfig:
     sink_process: bool = True
     source_process: bool = True
     timeout_s: float = 120.0
-    processes: int = 1
-    """Runtime processes (``ebus run --processes``): 1 runs the runtime in this process."""
+    processes: int = 2
+    """Runtime processes (``ebus run --processes``), one per core of the issue's 2-core
+    machine; 1 runs the runtime in this process (its CPU then includes the harness's)."""
 
 
 def own_cpu_s() -> float:

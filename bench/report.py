@@ -175,6 +175,9 @@ def table(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"ebus on RabbitMQ / Celery: {_fmt(result['rabbitmq_to_celery_ratio'], 2)}",
+        "ebus runtime processes (ebus run --processes): RabbitMQ "
+        f"{_fmt(_get(result, 'rabbitmq', 'processes'))}, embedded "
+        f"{_fmt(_get(result, 'embedded', 'processes'))}; CPU ms/msg is theirs, all together.",
         "p50/p99: flat-out runs (mostly queueing behind the backlog); paced: at half the "
         "measured rate, the time through the system.",
     ]

@@ -44,13 +44,16 @@ def test_every_measurement_runs_and_json_has_the_tracked_keys(capsys: pytest.Cap
         "e2e_embedded_msgs_per_s",
         "e2e_embedded_to_kombu_sqlalchemy_ratio",
     }
+    assert result["rabbitmq"]["processes"] == 2  # the default: one runtime process per core
     assert result["rabbitmq"]["floor"]["kind"] == "kombu-naive"
     assert result["embedded"]["floor"]["kind"] == "kombu-sqlalchemy"
 
 
 def test_the_table_shows_the_sections_that_ran(capsys: pytest.CaptureFixture[str]):
-    assert main([*TINY, "--only", "pipeline", "--only", "embedded", "--paced-seconds", "0"]) == 0
+    args = [*TINY, "--only", "pipeline", "--only", "embedded", "--paced-seconds", "0"]
+    assert main([*args, "--processes", "1"]) == 0
     out = capsys.readouterr().out
+    assert "embedded 1;" in out
     assert "(a) floor" in out
     assert "(c) ebus embedded" in out
     assert "(c) floor: kombu SQLAlchemy" in out
