@@ -72,6 +72,8 @@ class HttpSimulator:
         self.requests: list[Request] = []
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -99,6 +101,14 @@ class HttpSimulator:
                     self._faults.remove(fault)
                     return fault
         return None
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until no request is being answered (a delayed one included); False on timeout.
+
+        A test that left a request in flight (its client gave up on a delayed answer) must not
+        have that request land on the next test's state."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout_s)
 
     def start(self) -> HttpSimulator:
         """Start serving in a daemon thread."""
@@ -134,10 +144,16 @@ class HttpSimulator:
                 """Silence the default stderr access log."""
 
             def _serve(self) -> None:
+                with simulator._lock:
+                    simulator._in_flight += 1
                 try:
                     self._answer()
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up (a timeout test)
+                finally:
+                    with simulator._idle:
+                        simulator._in_flight -= 1
+                        simulator._idle.notify_all()
 
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -60,8 +60,10 @@ class SwappableServer(Generic[S]):
         return self.simulator.url
 
     def behind(self, state: S) -> S:
-        """Answer with ``state`` from now on; the requests and the faults left by the test
-        before are forgotten."""
+        """Answer with ``state`` from now on, once the requests of the test before are answered
+        (a delayed one would land on ``state``); its requests and faults are forgotten."""
+        if not self.simulator.wait_idle():
+            raise RuntimeError("the test before left a request unanswered for 10 s")
         self._state = state
         self.simulator.requests.clear()
         self.simulator.clear_faults()
