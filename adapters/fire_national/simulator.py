@@ -140,7 +140,8 @@ class FireNationalPlatform:
     ``clock`` gives its time in epoch ms (tests move it to check the ±300 s window).
     ``records`` holds what it stored, by ``dataId``: ``(dataType, receiptNo, record)``.
     ``pending`` holds the unacknowledged task versions in the order they were issued;
-    ``served`` counts how often each ``(taskId, version)`` was served.
+    ``served`` counts how often each ``(taskId, version)`` was served in a page that was not
+    spoiled (one the poller can read).
     """
 
     keys: Keys = field(default_factory=demo_keys)
@@ -286,9 +287,10 @@ class FireNationalPlatform:
         cursor = query["cursor"]
         start = int(cursor) if cursor.isdigit() else 0
         page = [copy.deepcopy(t) for t in self.pending[start : start + size]]
-        for task in page:
-            key = (str(task.get("taskId")), int(task.get("version") or 0))
-            self.served[key] = self.served.get(key, 0) + 1
+        if not self._spoil:  # a spoiled page is refused whole: its tasks were not delivered
+            for task in page:
+                key = (str(task.get("taskId")), int(task.get("version") or 0))
+                self.served[key] = self.served.get(key, 0) + 1
         if self.duplicate_in_page and page:
             page.insert(1, copy.deepcopy(page[0]))
         more = start + size < len(self.pending)
