@@ -26,8 +26,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, Final
 
 import amqp
@@ -150,18 +151,24 @@ class _Publisher:
         self, exchange: str, routing_key: str, messages: Sequence[OutMessage], mandatory: bool
     ) -> None:
         """Publish ``messages`` and wait until the broker confirmed every one of them."""
+        self.publish_parts([_Part(exchange, routing_key, messages, mandatory)])
+
+    def publish_parts(self, parts: Sequence[_Part]) -> None:
+        """Publish every part in one write and wait once until the broker confirmed them all."""
+        count = sum(len(part.messages) for part in parts)
         first = self._next_tag
-        self._next_tag += len(messages)
+        self._next_tag += count
         self._unconfirmed.update(range(first, self._next_tag))
         self._nacked = self._returned = 0
         with corked(self.connection):  # the batch goes out in one write
-            for message in messages:
-                self._channel.basic_publish(
-                    _to_amqp(message),
-                    exchange=exchange,
-                    routing_key=routing_key,
-                    mandatory=mandatory,
-                )
+            for part in parts:
+                for message in part.messages:
+                    self._channel.basic_publish(
+                        _to_amqp(message),
+                        exchange=part.exchange,
+                        routing_key=part.routing_key,
+                        mandatory=part.mandatory,
+                    )
         deadline = time.monotonic() + self._timeout
         while self._unconfirmed:
             remaining = deadline - time.monotonic()
@@ -172,10 +179,26 @@ class _Publisher:
             except TimeoutError:
                 continue
         if self._nacked or self._returned:
+            where = ", ".join(f"{p.exchange or '(default)'}:{p.routing_key}" for p in parts)
             raise BusError(
                 f"RabbitMQ refused {self._nacked} and could not route {self._returned} of "
-                f"{len(messages)} messages to {exchange or '(default)'}:{routing_key}"
+                f"{count} messages to {where}"
             )
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Messages for one exchange and routing key, within one confirmed publish."""
+
+    exchange: str
+    routing_key: str
+    messages: Sequence[OutMessage]
+    mandatory: bool
+
+
+def _mandatory(exchange: str, delay_s: float) -> bool:
+    """A message for a queue or a delay bucket must reach it; a feed may have no subscriber."""
+    return not exchange or exchange == DEAD_LETTER_EXCHANGE or delay_s > 0
 
 
 def _to_amqp(message: OutMessage) -> amqp.Message:
@@ -299,11 +322,24 @@ class AmqpBus(Bus):
             exchange, routing_key = parse_target(target)
             self._publish(exchange, routing_key, messages, delay_s)
 
+    def publish_many(self, batches: Mapping[str, Sequence[OutMessage]]) -> None:
+        """Publish every target's messages in one write, under one wait for their confirms."""
+        parts = [
+            _Part(*parse_target(target), messages, _mandatory(parse_target(target)[0], 0))
+            for target, messages in batches.items()
+            if messages
+        ]
+        if len(parts) <= 1:
+            for part in parts:
+                self._publish(part.exchange, part.routing_key, part.messages, 0)
+            return
+        with self._publishing(f"publish to {len(parts)} targets") as publisher:
+            publisher.publish_parts(parts)
+
     def _publish(
         self, exchange: str, routing_key: str, messages: Sequence[OutMessage], delay_s: float
     ) -> None:
-        # a message for a queue or a delay bucket must reach it; a feed may have no subscriber
-        mandatory = not exchange or exchange == DEAD_LETTER_EXCHANGE or delay_s > 0
+        mandatory = _mandatory(exchange, delay_s)
         bucket = ""
         try:
             with self._publishing(f"publish to {exchange}:{routing_key}") as publisher:

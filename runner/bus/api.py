@@ -151,6 +151,12 @@ class Bus(ABC):
         now, durably. Raises ``BusError`` when any message was not accepted.
         """
 
+    def publish_many(self, batches: Mapping[str, Sequence[OutMessage]]) -> None:
+        """``publish`` each target's messages (no delay); return only when the broker has
+        accepted all of them. A backend may wait for all the confirms at once."""
+        for target, messages in batches.items():
+            self.publish(target, messages)
+
     @abstractmethod
     def consume(
         self,

@@ -54,8 +54,7 @@ class Outbox:
 
     def send(self, services: Services) -> None:
         """Publish every message (confirmed), then append the audit events."""
-        for target, messages in self.by_target.items():
-            services.bus.publish(target, messages)
+        services.bus.publish_many(self.by_target)
         services.audit.record_many(self.events)
 
 

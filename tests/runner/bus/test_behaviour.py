@@ -86,6 +86,33 @@ def test_a_feed_reaches_every_bound_queue_and_nothing_else(bus: Bus, names: Name
     assert bus.depth(cases) == 0
 
 
+def test_publish_many_stores_every_target_s_messages_in_order(bus: Bus, names: Names) -> None:
+    first, second = names("first"), names("second")
+    domain = names.prefix
+    feed = f"{domain}.penalty_decision.v1"
+    declare(bus, first, second)
+    bus.declare(Topology(bindings=(feed_binding(feed, second),)))
+
+    bus.publish_many(
+        {
+            first: [OutMessage(b"a", message_id=f"a{i}") for i in range(150)],
+            feed_target(feed): [OutMessage(b"f", message_id=f"f{i}") for i in range(150)],
+            feed_target(f"{domain}x.nobody.listens"): [OutMessage(b"lost on purpose")],
+            names("empty"): [],  # nothing to publish: not even looked up
+        }
+    )
+
+    assert [m.message_id for m in collect(bus, first, 150)] == [f"a{i}" for i in range(150)]
+    assert [m.message_id for m in collect(bus, second, 150)] == [f"f{i}" for i in range(150)]
+
+
+def test_publish_many_fails_when_one_target_is_an_unknown_queue(bus: Bus, names: Names) -> None:
+    known = names("known")
+    declare(bus, known)
+    with pytest.raises(BusError):
+        bus.publish_many({known: [OutMessage(b"x")], names("never-declared"): [OutMessage(b"y")]})
+
+
 def test_publishing_to_an_unknown_queue_fails(bus: Bus, names: Names) -> None:
     with pytest.raises(BusError):
         bus.publish(names("never-declared"), [OutMessage(b"x")])
