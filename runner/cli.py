@@ -409,7 +409,7 @@ def run_command(
     import threading  # noqa: PLC0415
 
     from runner.engine.processes import Share, Supervisor  # noqa: PLC0415
-    from runner.engine.serve import serve, serve_child  # noqa: PLC0415
+    from runner.engine.serve import serve  # noqa: PLC0415
     from runner.logs import configure_logging  # noqa: PLC0415
     from runner.project import load_project  # noqa: PLC0415
     from runner.settings import load_settings  # noqa: PLC0415
@@ -425,7 +425,7 @@ def run_command(
         raise _fail(f"error: {exc}", 2) from None
     if processes > 1:
         configure_logging()
-        Supervisor(functools.partial(serve_child, config, poll), processes).run(duration)
+        Supervisor(functools.partial(serve, config, poll), processes).run(duration)
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

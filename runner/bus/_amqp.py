@@ -325,9 +325,10 @@ class AmqpBus(Bus):
     def publish_many(self, batches: Mapping[str, Sequence[OutMessage]]) -> None:
         """Publish every target's messages in one write, under one wait for their confirms."""
         parts = [
-            _Part(*parse_target(target), messages, _mandatory(parse_target(target)[0], 0))
+            _Part(exchange, routing_key, messages, _mandatory(exchange, 0))
             for target, messages in batches.items()
             if messages
+            for exchange, routing_key in [parse_target(target)]
         ]
         if len(parts) <= 1:
             for part in parts:

@@ -27,7 +27,8 @@ def serve(
     finish their batch; unsettled messages go back to their queues).
 
     The caller has checked the project and the settings (``ebus run`` does, once, before it
-    starts any process); a child of ``ebus run --processes N`` loads them again here.
+    starts any process); a child of ``ebus run --processes N`` (``functools.partial(serve,
+    config, poll)`` is its ``processes.Child``) loads them again here.
     """
     configure_logging()
     settings = load_settings(config)
@@ -41,8 +42,3 @@ def serve(
     finally:
         runtime.shutdown()
         services.close()
-
-
-def serve_child(config: Path | None, poll: bool, share: Share, stop: threading.Event) -> None:
-    """``serve`` as a child of ``ebus run --processes N`` runs it (``processes.Child``)."""
-    serve(config, poll, share, stop)

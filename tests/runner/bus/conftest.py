@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runner.bus import Bus, Message, QueueSpec, Topology, dead_letter_queue, open_bus
+from runner.bus._amqp import AmqpBus
 from runner.bus.api import ACK, Disposition
 from tests.services import AMQP_URL, require_rabbitmq
 
@@ -135,3 +136,13 @@ class Consumer(threading.Thread):
         assert not self.is_alive()
         if self.error:
             raise self.error
+
+
+@pytest.fixture
+def amqp_bus() -> Iterator[AmqpBus]:
+    """A bus on the real RabbitMQ (for tests of what only that backend does)."""
+    require_rabbitmq()
+    bus = open_bus(AMQP_URL)
+    assert isinstance(bus, AmqpBus)
+    yield bus
+    bus.close()

@@ -21,7 +21,7 @@ import kombu
 import pytest
 from amqp.transport import TCPTransport
 
-from runner.bus import ACK, Message, OutMessage, open_bus
+from runner.bus import ACK, Message, OutMessage
 from runner.bus._amqp import AmqpBus
 from runner.bus._amqp_io import (
     READ_CHUNK,
@@ -400,15 +400,6 @@ def temp_queue(connection: Any, names: Names) -> str:
     channel.queue_declare(queue, durable=False, auto_delete=False)
     channel.close()
     return queue
-
-
-@pytest.fixture
-def amqp_bus() -> Iterator[AmqpBus]:
-    require_rabbitmq()
-    bus = open_bus(AMQP_URL)
-    assert isinstance(bus, AmqpBus)
-    yield bus
-    bus.close()
 
 
 def _get_all(channel: Any, queue: str, count: int, timeout: float = 10.0) -> list[bytes]:

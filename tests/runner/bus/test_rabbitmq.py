@@ -21,12 +21,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def bus() -> Iterator[AmqpBus]:
-    require_rabbitmq()
-    bus = open_bus(AMQP_URL)
-    assert isinstance(bus, AmqpBus)
-    yield bus
-    bus.close()
+def bus(amqp_bus: AmqpBus) -> AmqpBus:
+    """Every test here runs on RabbitMQ only."""
+    return amqp_bus
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -151,7 +150,6 @@ def test_ebus_run_with_two_processes_starts_both_and_stops_cleanly(tmp_path: Pat
         encoding="utf-8",
     )
     ebus = str(Path(sys.executable).parent / "ebus")
-    started = time.monotonic()
     done = subprocess.run(
         [ebus, "run", "--processes", "2", "--for", "8", "-c", str(settings)],
         cwd=ROOT,
@@ -164,4 +162,3 @@ def test_ebus_run_with_two_processes_starts_both_and_stops_cleanly(tmp_path: Pat
     assert done.stderr.count('"process started"') == 2
     assert done.stderr.count('"running"') == 2  # each child's runtime came up
     assert "process died" not in done.stderr
-    assert time.monotonic() - started < 90
