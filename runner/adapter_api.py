@@ -59,7 +59,9 @@ __all__ = [
     "define_transform",
     "hmac_sm3_hex",
     "parse_xml",
+    "processes_sharing_limits",
     "same_hex",
+    "share_limits_among",
     "sm3_hex",
     "sm4_cbc_decrypt",
     "sm4_cbc_encrypt",
@@ -67,6 +69,27 @@ __all__ = [
 
 Direction = Literal["inbound", "outbound"]
 Group = Literal["provincial", "self-built", "national"]
+
+_processes_sharing_limits = 1
+
+
+def processes_sharing_limits() -> int:
+    """How many bus processes on this machine call the external systems side by side.
+
+    A system's documented limits (calls per second, calls in flight, sessions) hold per account,
+    whoever calls: with ``ebus run --processes N`` each process keeps 1/N of them, so the machine
+    as a whole stays within what the spec allows. 1 outside ``--processes``.
+    """
+    return _processes_sharing_limits
+
+
+def share_limits_among(count: int) -> None:
+    """Declare that ``count`` processes share each account's limits (``ebus run`` calls it in
+    each child before any adapter connects)."""
+    global _processes_sharing_limits  # noqa: PLW0603 - one process-wide fact, set at start
+    if count < 1:
+        raise ValueError("the number of processes must be at least 1")
+    _processes_sharing_limits = count
 
 
 class AdapterConfig(BaseModel):

@@ -23,7 +23,8 @@ A server that allows a user only so many SFTP sessions at once is kept to them w
 ``max_sessions``: every drop of that user at that server in this process (a poller's, the
 delivery connection's) takes a slot of one shared cap (``adapters._transports.pacing``) while
 its session is open, and gives it back on ``close``. A drop that finds no slot free within
-``connect_timeout_s`` raises ``TransientError`` (``DROP_BUSY``). Each process has its own cap.
+``connect_timeout_s`` raises ``TransientError`` (``DROP_BUSY``). The children of ``ebus run
+--processes N`` each keep 1/N of the sessions (at least one).
 
 Example (an adapter's config model and poll cycle)::
 

@@ -17,9 +17,11 @@ together). A call waits (sleeps) for its token; with several limits it waits for
 
 One ``Pacer`` serves each (system, account) in the process (``PACERS``): the poller, the
 delivery workers and the lookups of a system share it, whatever connection they use. Accounts
-are kept only as SHA-256 digests. Across processes each process has its own pacer: two ``ebus
-run`` processes for one account may together reach twice the limit (configure each with its
-share)::
+are kept only as SHA-256 digests. Across processes: the N children of ``ebus run --processes
+N`` each pace at 1/N of every limit (``processes_sharing_limits``; each limit divided and
+rounded down to whole calls, never below one: a limit smaller than N is logged as one the
+machine may exceed). Separate ``ebus run`` commands for one account (on two machines)
+know nothing of each other: configure each with its share::
 
     class MyConfig(AdapterConfig):
         rate_limit: RateLimit | None = RateLimit(per_s=5)
@@ -41,7 +43,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from runner.adapter_api import Connection, Outgoing, RawMessage
+from runner.adapter_api import Connection, Outgoing, RawMessage, processes_sharing_limits
+from runner.logs import get_logger
 
 __all__ = [
     "PACERS",
@@ -51,7 +54,10 @@ __all__ = [
     "PacerRegistry",
     "RateLimit",
     "paced",
+    "share_of",
 ]
+
+log = get_logger("ebus.pacing")
 
 PACE_MARGIN = 1.1
 """Buckets refill 10 % slower than the limit allows: jitter stays within the peer's count."""
@@ -132,29 +138,80 @@ class Pacer:
             self._slots.release()
 
 
-class PacerRegistry:
-    """The pacer of each (system, account), by digest; the latest settings of a key win."""
+def share_of(
+    rate_limit: RateLimit | None, max_concurrent: int | None, processes: int
+) -> tuple[RateLimit | None, int | None]:
+    """One of ``processes`` processes' part of an account's limits.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    Each limit is divided and rounded down to whole calls (at least one): a bucket lets its
+    whole number of calls through in a window, so N processes each at ⌊limit / N⌋ stay at or
+    under the limit together, where limit / N each (2.5 a second: 3 in some second) would not.
+    """
+    if processes == 1:
+        return rate_limit, max_concurrent
+    if rate_limit is not None:
+        rate_limit = RateLimit(
+            per_s=_part(rate_limit.per_s, processes),
+            per_min=_part(rate_limit.per_min, processes),
+            burst=max(rate_limit.burst // processes, 1),
+        )
+    if max_concurrent is not None:
+        max_concurrent = max(max_concurrent // processes, 1)
+    return rate_limit, max_concurrent
+
+
+def _part(calls: float | None, processes: int) -> float | None:
+    return None if calls is None else float(max(int(calls // processes), 1))
+
+
+def _too_small(rate_limit: RateLimit | None, max_concurrent: int | None, processes: int) -> bool:
+    """Whether some limit has fewer calls than there are processes to share it."""
+    windows = rate_limit.windows() if rate_limit else []
+    limits = [max_concurrent, *(calls for calls, _ in windows)]
+    return any(limit is not None and limit < processes for limit in limits)
+
+
+class PacerRegistry:
+    """The pacer of each (system, account), by digest; the latest settings of a key win.
+
+    ``processes`` (default: ``processes_sharing_limits()`` when a pacer is made) is how many
+    processes share each account's limits; each pacer keeps its share of them.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        processes: Callable[[], int] = processes_sharing_limits,
+    ) -> None:
         self._clock = clock
-        self._pacers: dict[str, Pacer] = {}
+        self._processes = processes
+        self._pacers: dict[str, tuple[tuple[object, ...], Pacer]] = {}
         self._lock = threading.Lock()
 
     def pacer(
         self, system: str, account: str, rate_limit: RateLimit | None, max_concurrent: int | None
     ) -> Pacer:
-        """The shared pacer of ``account`` at ``system`` with these limits."""
+        """The shared pacer of ``account`` at ``system``, keeping this process's share of these
+        limits."""
         key = hashlib.sha256(f"{system}\0{account}".encode()).hexdigest()
+        processes = self._processes()
+        settings = (rate_limit, max_concurrent, processes)
         with self._lock:
             current = self._pacers.get(key)
-            if (
-                current is None
-                or current.rate_limit != rate_limit
-                or current.max_concurrent != max_concurrent
-            ):
-                current = Pacer(rate_limit, max_concurrent, self._clock)
-                self._pacers[key] = current
-            return current
+            if current is not None and current[0] == settings:
+                return current[1]
+            if _too_small(rate_limit, max_concurrent, processes):
+                log.warning(
+                    "a limit smaller than the number of processes sharing it",
+                    system=system,
+                    rate_limit=None if rate_limit is None else rate_limit.model_dump(),
+                    max_concurrent=max_concurrent,
+                    processes=processes,
+                    effect="each process keeps one call of it: together they may exceed it",
+                )
+            pacer = Pacer(*share_of(rate_limit, max_concurrent, processes), self._clock)
+            self._pacers[key] = (settings, pacer)
+            return pacer
 
 
 PACERS = PacerRegistry()

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from runner.adapter_api import processes_sharing_limits
 from runner.batch.scheduler import BatchScheduler, batch_scheduler
 from runner.bus import Handler
 from runner.bus.topology import inbound_queue, route_queue
@@ -146,6 +147,7 @@ class Runtime:
         log.info(
             "running",
             process=self.share.index,
+            limits_shared_by=processes_sharing_limits(),
             consumed=len(mine),
             inbound=len(self.inbound),
             feed_routes=len(self.feeds),

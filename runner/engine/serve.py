@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from runner.adapter_api import share_limits_among
 from runner.engine.processes import Share
 from runner.engine.runtime import Runtime
 from runner.engine.services import Services
@@ -31,6 +32,7 @@ def serve(
     config, poll)`` is its ``processes.Child``) loads them again here.
     """
     configure_logging()
+    share_limits_among(share.count)  # before any adapter connects: pacers take their 1/N
     settings = load_settings(config)
     if not poll:
         settings = settings.model_copy(update={"poll": False})

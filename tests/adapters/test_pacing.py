@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from adapters._transports.pacing import (
     PacedConnection,
@@ -22,8 +23,15 @@ from adapters._transports.pacing import (
     PacerRegistry,
     RateLimit,
     paced,
+    share_of,
 )
-from runner.adapter_api import Outgoing, RawMessage, TransientError
+from runner.adapter_api import (
+    Outgoing,
+    RawMessage,
+    TransientError,
+    processes_sharing_limits,
+    share_limits_among,
+)
 
 CALL = Outgoing(b"{}", {}, "POST", "/x")
 
@@ -244,3 +252,82 @@ def test_the_pacing_table_of_the_configuration_reference_gives_the_models_defaul
         documented = yaml.safe_load(default)
         expected = RateLimit.model_validate(documented) if key == "rate_limit" else documented
         assert model.model_fields[key].default == expected, system
+
+
+# --- limits shared by the processes of `ebus run --processes N` -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("limit", "cap", "processes", "share", "share_cap"),
+    [
+        (RateLimit(per_s=5), 2, 1, RateLimit(per_s=5), 2),
+        (RateLimit(per_s=5), 2, 2, RateLimit(per_s=2), 1),  # whole calls: 2.5 lets 3 through
+        (
+            RateLimit(per_min=600, per_s=20, burst=4),
+            5,
+            2,
+            RateLimit(per_min=300, per_s=10, burst=2),
+            2,
+        ),
+        (RateLimit(per_min=60, burst=3), None, 4, RateLimit(per_min=15, burst=1), None),
+        (None, 1, 3, None, 1),
+    ],
+)
+def test_each_process_keeps_its_share_of_the_limits(limit, cap, processes, share, share_cap):
+    assert share_of(limit, cap, processes) == (share, share_cap)
+
+
+def test_two_processes_sharing_an_account_stay_under_its_limit_together():
+    clock = Clock()
+    peer = Peer(clock)  # the system, counting every call of both processes
+    connections = [
+        paced(
+            "credit_fj",
+            "app-1",
+            peer,
+            RateLimit(per_s=5, burst=2),
+            registry=PacerRegistry(clock, processes=lambda: 2),  # each process has its own
+            sleep=clock.sleep,
+        )
+        for _ in range(2)
+    ]
+    rng = random.Random(7)
+    for _ in range(60):  # the two processes' calls, interleaved as they come
+        rng.choice(connections).send(CALL)
+    assert _most_in_any_window(peer.arrivals, 1.0) <= 5
+
+
+@pytest.mark.parametrize(("limit", "cap"), [(None, 2), (RateLimit(per_s=2), None)])
+def test_a_limit_smaller_than_the_processes_is_kept_at_one_call_each_and_logged(limit, cap):
+    with capture_logs() as logs:
+        pacer = PacerRegistry(processes=lambda: 3).pacer("eco_env", "k", limit, cap)
+    assert pacer.max_concurrent == (1 if cap else None)
+    assert pacer.rate_limit == (RateLimit(per_s=1) if limit else None)
+    (entry,) = [e for e in logs if e["event"].startswith("a limit smaller than")]
+    assert entry["system"] == "eco_env"
+    assert entry["processes"] == 3
+    assert "k" not in {str(v) for v in entry.values()}  # the account is never logged
+
+
+def test_a_new_share_gives_the_account_a_new_pacer():
+    processes = [1]
+    registry = PacerRegistry(processes=lambda: processes[0])
+    alone = registry.pacer("two_laws", "MZF_ESB", RateLimit(per_s=20), None)
+    assert registry.pacer("two_laws", "MZF_ESB", RateLimit(per_s=20), None) is alone
+    processes[0] = 2
+    shared = registry.pacer("two_laws", "MZF_ESB", RateLimit(per_s=20), None)
+    assert shared is not alone
+    assert shared.rate_limit == RateLimit(per_s=10)
+
+
+def test_the_process_wide_share_is_what_ebus_run_declares():
+    assert processes_sharing_limits() == 1
+    try:
+        share_limits_among(2)
+        assert PacerRegistry().pacer("x", "a", RateLimit(per_s=4), None).rate_limit == RateLimit(
+            per_s=2
+        )
+    finally:
+        share_limits_among(1)
+    with pytest.raises(ValueError, match="at least 1"):
+        share_limits_among(0)

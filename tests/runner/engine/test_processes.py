@@ -161,4 +161,6 @@ def test_ebus_run_with_two_processes_starts_both_and_stops_cleanly(tmp_path: Pat
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stderr.count('"process started"') == 2
     assert done.stderr.count('"running"') == 2  # each child's runtime came up
+    # each child paces the external systems at half their documented limits
+    assert done.stderr.count('"limits_shared_by": 2') == 2
     assert "process died" not in done.stderr
