@@ -49,7 +49,9 @@ __all__ = [
     "PermanentError",
     "PollContext",
     "RawMessage",
+    "StoredToken",
     "SystemCounts",
+    "TokenStore",
     "Transform",
     "TransientError",
     "Webhook",
@@ -189,6 +191,48 @@ class DigestStore(Protocol):
 
     def first(self, source_system: str, source_message_id: str) -> FirstBody | None:
         """The recorded digest, None when none was."""
+        ...
+
+
+class StoredToken(Protocol):
+    """What ``TokenStore.read`` answers (``runner.stores.tokens.SharedToken``)."""
+
+    @property
+    def sealed(self) -> str | None:
+        """The token as its client sealed it; None before the first."""
+        ...
+
+    @property
+    def expires_at(self) -> dt.datetime | None:
+        """When the token expires (UTC)."""
+        ...
+
+    @property
+    def version(self) -> int:
+        """How many tokens were published for the client."""
+        ...
+
+
+class TokenStore(Protocol):
+    """The bus's shared token store, one row per client for every process and machine
+    (``runner.stores.tokens``): claim the refresh of the version seen, publish the next one.
+    What ``AdapterSpec.bind_tokens`` gets."""
+
+    def read(self, key: str) -> StoredToken:
+        """The client's row (version 0, empty, when none was published)."""
+        ...
+
+    def claim(self, key: str, version: int, now: dt.datetime, lease_s: float) -> bool:
+        """Take the refresh of ``version`` for ``lease_s`` seconds; False when another has it
+        or the version moved on."""
+        ...
+
+    def publish(self, key: str, version: int, sealed: str, expires_at: dt.datetime) -> bool:
+        """Store the next token and end the claim; False when the version moved on."""
+        ...
+
+    def release(self, key: str, version: int) -> None:
+        """Give a claim up after a failed fetch."""
         ...
 
 
@@ -374,6 +418,10 @@ class AdapterSpec:
     """For hooks that remember pushed requests across processes (a resend told from a reused
     message id by its body, a replayed nonce): the webhook endpoint calls it with the bus's
     durable ``DigestStore`` when it starts serving, and with None when it stops."""
+    bind_tokens: Callable[[TokenStore | None], None] | None = None
+    """For connections whose token server revokes a client's previous token when it issues a
+    new one: every bus process opening connections calls it with the shared ``TokenStore``
+    when it starts, and with None when it stops, so all processes use one token per client."""
     webhook_message: Callable[[RawMessage], str | None] | None = None
     """For a path several message types share: the message type a request is (from its body
     or headers); None when it names none (the first type's hooks then refuse it)."""

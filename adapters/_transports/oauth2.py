@@ -11,13 +11,18 @@ second 401 is final: credentials revoked).
 Servers that revoke a client's previous token when they issue a new one are common, so every
 connection of a process shares one cache per (endpoint, client id) (``shared_cache``) and
 refreshes single-flight: a worker that finds the token it used already replaced takes the new
-one instead of fetching a third. Tokens and client secrets never reach a log or an error text::
+one instead of fetching a third. Across processes (``ebus run --processes N``, several
+machines) ``SharedTokens`` does the same through the bus's ``TokenStore``: the process that
+claims a refresh fetches, the others adopt what it publishes. The stored token is sealed (SM4)
+with a key derived from the client secret, so the database alone never yields a usable token.
+Tokens and client secrets never reach a log or an error text::
 
     connection = BearerConnection(
         transport,
         shared_cache(endpoint, client_id, margin_s=300),
         token_call=client_credentials_call("/oauth/token", client_id, secret, scope="api"),
         read_token=lambda raw: read_token("my_system", raw),
+        shared=SharedTokens(store, "my_system", endpoint, client_id, secret) if store else None,
     )
 """
 
@@ -25,7 +30,10 @@ from __future__ import annotations
 
 import base64
 import codecs
+import datetime as dt
+import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -33,10 +41,22 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from runner.adapter_api import Connection, Outgoing, PermanentError, RawMessage, TransientError
+from runner.adapter_api import (
+    Connection,
+    Outgoing,
+    PermanentError,
+    RawMessage,
+    StoredToken,
+    TokenStore,
+    TransientError,
+    hmac_sm3_hex,
+    sm4_cbc_decrypt,
+    sm4_cbc_encrypt,
+)
 
 __all__ = [
     "BearerConnection",
+    "SharedTokens",
     "Token",
     "TokenCache",
     "bearer",
@@ -176,6 +196,101 @@ def shared_cache(endpoint: str, client_id: str, margin_s: int = 300) -> TokenCac
         return cache
 
 
+WallClock = Callable[[], dt.datetime]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SharedTokens:
+    """One client's token shared by every process through the bus's ``TokenStore``.
+
+    ``obtain(stale, fetch)`` answers a token other than ``stale`` with more than ``margin_s``
+    seconds left: the stored one when it is, else one this process fetches after claiming the
+    refresh (for ``lease_s`` seconds); while another process holds the claim it waits,
+    ``wait_s`` at a time, and adopts what that one publishes. A failed fetch gives the claim up.
+    """
+
+    def __init__(
+        self,
+        store: TokenStore,
+        system: str,
+        endpoint: str,
+        client_id: str,
+        secret: str,
+        *,
+        margin_s: int = 300,
+        lease_s: float = 30.0,
+        wait_s: float = 0.2,
+        clock: WallClock = _utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.system = system
+        self.margin_s = margin_s
+        self._store = store
+        self._key = hashlib.sha256(f"{system}\0{endpoint}\0{client_id}".encode()).hexdigest()
+        seal = hmac_sm3_hex(secret.encode("utf-8"), f"ebus token seal\0{self._key}".encode())
+        self._seal_key = bytes.fromhex(seal[:32])
+        self._lease_s = lease_s
+        self._wait_s = wait_s
+        self._clock = clock
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"SharedTokens({self.system!r})"  # no key material
+
+    def obtain(self, stale: str | None, fetch: Callable[[], Token]) -> Token:
+        """A usable token other than ``stale``: adopted from the store, or fetched once."""
+        give_up = time.monotonic() + self._lease_s + 5 * self._wait_s
+        while True:
+            row = self._store.read(self._key)
+            now = self._clock()
+            adopted = self._usable(row, stale, now)
+            if adopted is not None:
+                return adopted
+            if self._store.claim(self._key, row.version, now, self._lease_s):
+                return self._refresh(row.version, now, fetch)
+            if time.monotonic() > give_up:
+                raise TransientError(
+                    f"{self.system}: another process's token refresh did not finish",
+                    code="TOKEN",
+                )
+            self._sleep(self._wait_s)
+
+    def _usable(self, row: StoredToken, stale: str | None, now: dt.datetime) -> Token | None:
+        if row.sealed is None or row.expires_at is None:
+            return None
+        left = int((row.expires_at - now).total_seconds())
+        if left <= self.margin_s:
+            return None
+        token = self._open(row.sealed)
+        return None if token is None or token == stale else Token(token, left)
+
+    def _refresh(self, version: int, now: dt.datetime, fetch: Callable[[], Token]) -> Token:
+        try:
+            token = fetch()
+        except BaseException:
+            self._store.release(self._key, version)
+            raise
+        expires = now + dt.timedelta(seconds=token.expires_in)
+        self._store.publish(self._key, version, self._seal(token.access_token), expires)
+        return token
+
+    def _seal(self, token: str) -> str:
+        iv = os.urandom(16)
+        sealed = sm4_cbc_encrypt(self._seal_key, iv, token.encode("utf-8"))
+        return base64.b64encode(iv + sealed).decode("ascii")
+
+    def _open(self, sealed: str) -> str | None:
+        """The token, or None when it was sealed with another secret or tampered with."""
+        try:
+            raw = base64.b64decode(sealed, validate=True)
+            return sm4_cbc_decrypt(self._seal_key, raw[:16], raw[16:]).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+
 def unauthorized(answer: RawMessage) -> bool:
     """True for an HTTP 401 answer: the token was refused."""
     return answer.meta.get("status") == "401"
@@ -192,20 +307,23 @@ class BearerConnection:
         token_call: Outgoing,
         read_token: Callable[[RawMessage], Token],
         refused: Callable[[RawMessage], bool] = unauthorized,
+        shared: SharedTokens | None = None,
     ) -> None:
         self._transport = transport
         self._cache = cache
         self._token_call = token_call
         self._read_token = read_token
         self._refused = refused
+        self._shared = shared
 
     def send(self, call: Outgoing) -> RawMessage:
         """Send ``call`` with the current token; on a refused token refresh once and resend."""
-        token = self._cache.current(self._fetch)
+        token = self._cache.current(lambda: self._obtain(None))
         answer = self._transport.send(_authorised(call, token))
         if not self._refused(answer):
             return answer
-        token = self._cache.refresh(token, self._fetch)
+        stale = token
+        token = self._cache.refresh(stale, lambda: self._obtain(stale))
         return self._transport.send(_authorised(call, token))
 
     def close(self) -> None:
@@ -214,6 +332,12 @@ class BearerConnection:
 
     def _fetch(self) -> Token:
         return self._read_token(self._transport.send(self._token_call))
+
+    def _obtain(self, stale: str | None) -> Token:
+        """A token from the other processes when they have a usable one, else fetched."""
+        if self._shared is None:
+            return self._fetch()
+        return self._shared.obtain(stale, self._fetch)
 
 
 def _authorised(call: Outgoing, token: str) -> Outgoing:

@@ -18,8 +18,17 @@ from runner.stores.db import Database
 from runner.stores.dead_letters import DeadLetterStore
 from runner.stores.idempotency import IdempotencyStore
 from runner.stores.sequences import SequenceStore
+from runner.stores.tokens import SharedTokenStore
 
 __all__ = ["Services"]
+
+
+def _bind_tokens(project: Project, settings: Settings, store: SharedTokenStore | None) -> None:
+    for system in sorted(settings.systems):
+        if system in project.registry:
+            bind = project.registry.get(system).bind_tokens
+            if bind is not None:
+                bind(store)
 
 
 @dataclass
@@ -41,8 +50,10 @@ class Services:
 
     @classmethod
     def open(cls, project: Project, settings: Settings) -> Services:
-        """Open the bus and the stores named by ``settings``."""
+        """Open the bus and the stores named by ``settings``; give the configured adapters
+        that share tokens across processes the token store."""
         db = Database.open(settings.store)
+        _bind_tokens(project, settings, SharedTokenStore(db))
         return cls(
             project=project,
             settings=settings,
@@ -83,5 +94,6 @@ class Services:
             for connection in self._connections.values():
                 connection.close()
             self._connections.clear()
+        _bind_tokens(self.project, self.settings, None)
         self.bus.close()
         self.db.close()

@@ -39,6 +39,7 @@ __all__ = [
     "idempotency_keys",
     "metadata",
     "schema_version",
+    "shared_tokens",
 ]
 
 SCHEMA_VERSION = 1
@@ -200,3 +201,15 @@ body_digests = Table(
 )
 """The body each pushed source message was first accepted with (``runner.stores.body_digests``).
 A new table, not a new column: stores created before it get it at open, with no version bump."""
+
+shared_tokens = Table(
+    "ebus_shared_tokens",
+    metadata,
+    Column("key", String(64), primary_key=True),  # SHA-256 hex of system, endpoint and client
+    Column("sealed", Text, nullable=True),  # the token, encrypted with a key only its client has
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False),  # +1 per token published
+    Column("claimed_until", UtcDateTime, nullable=True),  # a process is fetching a new one
+)
+"""One access token per client, shared by every process (``runner.stores.tokens``); new table,
+no version bump."""

@@ -4,18 +4,25 @@ refreshes a refused token once and resends."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters._transports.oauth2 import (
     BearerConnection,
+    SharedTokens,
     Token,
     TokenCache,
     client_credentials_call,
     read_token,
 )
 from runner.adapter_api import Outgoing, PermanentError, RawMessage, TransientError
+from runner.stores import Database
+from runner.stores.tokens import SharedTokenStore
 
 
 def _answer(document: object, status: int = 200, **headers: str) -> RawMessage:
@@ -117,3 +124,119 @@ def test_a_second_refusal_is_returned_as_it_is():
     answer = _connection(peer, TokenCache()).send(Outgoing(b"{}", {}, "POST", "/api"))
     assert answer.meta["status"] == "401"
     assert [c.path for c in peer.sent] == ["/token", "/api", "/token", "/api"]
+
+
+# --- one token for every process (SharedTokens over the bus's token store) ---------------------
+
+NOW = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SharedTokenStore]:
+    with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
+        yield SharedTokenStore(db)
+
+
+def _process(
+    peer: Peer, store: SharedTokenStore | None, secret: str = "s", **timing: Any
+) -> BearerConnection:
+    """One bus process's connection: a token cache of its own, the store shared."""
+    token_call = client_credentials_call("/token", "c", secret, "api")
+    shared = (
+        None if store is None else SharedTokens(store, "peer", "https://p", "c", secret, **timing)
+    )
+    return BearerConnection(
+        peer,
+        TokenCache(),
+        token_call=token_call,
+        read_token=lambda raw: read_token("peer", raw),
+        shared=shared,
+    )
+
+
+def _calls(connections: list[BearerConnection], n: int) -> list[str]:
+    return [connections[i % len(connections)].send(CALL).meta["status"] for i in range(n)]
+
+
+CALL = Outgoing(b"{}", {}, "POST", "/api")
+
+
+def test_two_processes_without_the_store_revoke_each_others_token_on_every_turn():
+    peer = Peer()
+    assert _calls([_process(peer, None), _process(peer, None)], 10) == ["200"] * 10
+    assert peer.issued == 10  # each turn: 401, a new token (revoking the other's), resend
+
+
+def test_two_processes_sharing_the_store_fetch_one_token_and_are_never_refused(store):
+    peer = Peer()
+    assert _calls([_process(peer, store), _process(peer, store)], 10) == ["200"] * 10
+    assert peer.issued == 1
+    assert [c.path for c in peer.sent].count("/api") == 10  # no call was refused and resent
+
+
+def test_a_token_refused_in_one_process_is_replaced_once_for_all(store):
+    peer = Peer()
+    first, second = _process(peer, store), _process(peer, store)
+    _calls([first, second], 2)
+    peer.issued += 1  # the server issued a newer token elsewhere: tok-1 is refused everywhere
+    assert _calls([first, second], 4) == ["200"] * 4
+    assert peer.issued == 3  # one refresh (tok-3), adopted by the second process
+    assert [c.path for c in peer.sent].count("/token") == 2
+
+
+def test_a_process_waits_for_the_refresh_another_one_claimed_and_adopts_it(store):
+    other = SharedTokens(store, "peer", "https://p", "c", "s")
+    assert store.claim(other._key, 0, NOW, lease_s=30)  # the other process is fetching
+
+    def other_publishes(_seconds: float) -> None:
+        store.publish(other._key, 0, other._seal("tok-other"), NOW + dt.timedelta(hours=2))
+
+    waiting = SharedTokens(
+        store, "peer", "https://p", "c", "s", clock=lambda: NOW, sleep=other_publishes
+    )
+    token = waiting.obtain(None, fetch=lambda: pytest.fail("fetched a token of its own"))
+    assert token == Token("tok-other", 7200)
+
+
+def test_a_refresh_claimed_and_never_finished_is_a_transient_error(store):
+    hung = SharedTokens(store, "peer", "https://p", "c", "s")
+    store.claim(hung._key, 0, dt.datetime.now(dt.UTC), lease_s=30)
+    waiting = SharedTokens(store, "peer", "https://p", "c", "s", lease_s=0.05, wait_s=0.01)
+    with pytest.raises(TransientError, match="did not finish") as caught:
+        waiting.obtain(None, fetch=lambda: pytest.fail("fetched under another's claim"))
+    assert caught.value.code == "TOKEN"
+
+
+def test_a_failed_fetch_gives_the_claim_up(store):
+    shared = SharedTokens(store, "peer", "https://p", "c", "s")
+
+    def refused() -> Token:
+        raise TransientError("token endpoint down", code="HTTP503")
+
+    with pytest.raises(TransientError, match="down"):
+        shared.obtain(None, refused)
+    assert store.read(shared._key).claimed_until is None
+    assert shared.obtain(None, lambda: Token("tok-1", 7200)) == Token("tok-1", 7200)
+
+
+def test_a_stored_token_near_its_expiry_is_refreshed_not_adopted(store):
+    clock = [NOW]
+    shared = SharedTokens(store, "peer", "https://p", "c", "s", clock=lambda: clock[0])
+    shared.obtain(None, lambda: Token("tok-1", 7200))
+    clock[0] = NOW + dt.timedelta(seconds=7200 - 301)
+    assert shared.obtain(None, lambda: Token("tok-2", 7200)) == Token("tok-1", 301)
+    clock[0] = NOW + dt.timedelta(seconds=7200 - 300)
+    assert shared.obtain(None, lambda: Token("tok-2", 7200)) == Token("tok-2", 7200)
+
+
+def test_the_store_holds_the_token_sealed_with_the_client_secret(store):
+    peer = Peer()
+    _calls([_process(peer, store, secret="s")], 1)
+    key = SharedTokens(store, "peer", "https://p", "c", "s")._key
+    sealed = store.read(key).sealed
+    assert sealed is not None
+    assert "tok-1" not in sealed
+    assert "tok-1" not in base64.b64decode(sealed).decode("latin-1")
+    # a client with another secret cannot open it: it fetches a token of its own
+    _calls([_process(peer, store, secret="other")], 1)
+    assert peer.issued == 2

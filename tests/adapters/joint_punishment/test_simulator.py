@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from adapters.joint_punishment.simulator import (
     gateway_error,
     rate_limited,
 )
-from adapters.joint_punishment.token import OAuthConnection, TokenCache
+from adapters.joint_punishment.token import OAuthConnection, TokenCache, bind_tokens
 from adapters.joint_punishment.wire import token_call
 from runner.adapter_api import (
     CallContext,
@@ -32,6 +33,8 @@ from runner.adapter_api import (
     TransientError,
 )
 from runner.dryrun import DryRun, map_message, render_message
+from runner.stores import Database
+from runner.stores.tokens import SharedTokenStore
 from schemas.timeutil import SHANGHAI
 from tests.adapters.joint_punishment.samples import (
     PROJECT,
@@ -455,3 +458,26 @@ def test_the_simulator_revokes_a_clients_previous_token_when_it_issues_a_new_one
         transport.close()
     assert (old.meta["status"], json.loads(old.body)) == ("401", {"error": "invalid_token"})
     assert json.loads(new.body)["code"] == "0"
+
+
+def test_two_bus_processes_share_one_token_through_the_store(system: System, tmp_path: Path):
+    """Q2 across processes: each process has its own token cache; the second adopts the token
+    the first fetched instead of fetching one that would revoke it."""
+    with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
+        bind_tokens(SharedTokenStore(db))
+        try:
+            processes = [
+                OAuthConnection(system.connection.config, cache=TokenCache()) for _ in range(2)
+            ]
+        finally:
+            bind_tokens(None)
+        try:
+            for turn in range(6):
+                system.connection = processes[turn % 2]
+                result = system.query(inputs("dishonest_query-1"))
+                assert result.envelopes, result
+        finally:
+            for connection in processes:
+                connection.close()
+    assert system.state.tokens_issued == 1
+    assert len(system.api_requests(QUERY_PATH)) == 6  # none refused and resent
