@@ -41,6 +41,7 @@ __all__ = [
     "DemoSystem",
     "DigestStore",
     "FirstBody",
+    "GateStore",
     "MessageRejected",
     "MessageType",
     "NoParams",
@@ -49,6 +50,7 @@ __all__ = [
     "PermanentError",
     "PollContext",
     "RawMessage",
+    "SharedStores",
     "StoredToken",
     "SystemCounts",
     "TokenStore",
@@ -236,6 +238,28 @@ class TokenStore(Protocol):
         ...
 
 
+class GateStore(Protocol):
+    """The bus's shared rate gates (``runner.stores.gates``): until when a throttled key may
+    not call, for every process."""
+
+    def closed_until(self, key: str) -> dt.datetime | None:
+        """Until when ``key`` is held back (None or a past time: it may call)."""
+        ...
+
+    def close(self, key: str, until: dt.datetime) -> None:
+        """Hold ``key`` back until ``until`` (never shortening a wait already set)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SharedStores:
+    """What every process of the bus shares for the adapters' connections: one token per
+    client, one wait per throttled key. What ``AdapterSpec.bind_shared`` gets."""
+
+    tokens: TokenStore
+    gates: GateStore
+
+
 class PollContext(Protocol):
     """What the runtime gives a poller for one poll cycle.
 
@@ -418,10 +442,11 @@ class AdapterSpec:
     """For hooks that remember pushed requests across processes (a resend told from a reused
     message id by its body, a replayed nonce): the webhook endpoint calls it with the bus's
     durable ``DigestStore`` when it starts serving, and with None when it stops."""
-    bind_tokens: Callable[[TokenStore | None], None] | None = None
-    """For connections whose token server revokes a client's previous token when it issues a
-    new one: every bus process opening connections calls it with the shared ``TokenStore``
-    when it starts, and with None when it stops, so all processes use one token per client."""
+    bind_shared: Callable[[SharedStores | None], None] | None = None
+    """For connections whose limits hold per credential whoever calls (a token server that
+    revokes a client's previous token, a gateway that locks a key after repeated 429s): every
+    bus process calls it with the ``SharedStores`` when it opens, and with None when it
+    closes, so all processes use one token per client and respect one wait per key."""
     webhook_message: Callable[[RawMessage], str | None] | None = None
     """For a path several message types share: the message type a request is (from its body
     or headers); None when it names none (the first type's hooks then refuse it)."""

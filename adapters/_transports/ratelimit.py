@@ -13,8 +13,11 @@ Keeping under the limit in the first place (pacing, a concurrency cap) is
 ``adapters._transports.pacing``: wrap the transport with ``paced`` before gating it.
 
 The gate is process-wide by default (``GATE``): every connection using the same key — a poller
-and the delivery workers of several calls — shares one limit. Keys are held only as SHA-256
-digests (with the system id), never the key itself. The answers are returned unchanged; the
+and the delivery workers of several calls — shares one limit. With ``shared`` (the bus's
+``GateStore``, ``adapters._transports.shared.gates()``) the other processes of the bus hold the
+key back too: a wait one process learns is stored, and each call first checks the store (one
+read; these systems allow a few calls a second). Keys are held only as SHA-256 digests (with the
+system id), never the key itself. The answers are returned unchanged; the
 mappings turn them into delivery outcomes::
 
     def connect(config):
@@ -26,12 +29,13 @@ mappings turn them into delivery outcomes::
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import threading
 import time
 from collections.abc import Callable
 
-from runner.adapter_api import Connection, Outgoing, RawMessage, TransientError
+from runner.adapter_api import Connection, GateStore, Outgoing, RawMessage, TransientError
 
 __all__ = ["GATE", "GatedConnection", "RateGate", "retry_after_s"]
 
@@ -69,6 +73,10 @@ GATE = RateGate()
 """The process-wide gate: one rate limit per key, whatever connection uses it."""
 
 
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class GatedConnection:
     """A ``Connection``: ``transport`` behind the key's ``RateGate``."""
 
@@ -81,6 +89,8 @@ class GatedConnection:
         pause: Callable[[RawMessage], float | None],
         code: str,
         gate: RateGate = GATE,
+        shared: GateStore | None = None,
+        wall_clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
         self._system = system
         self._key = hashlib.sha256(f"{system}\0{secret}".encode()).hexdigest()
@@ -88,11 +98,13 @@ class GatedConnection:
         self._pause = pause
         self._code = code
         self._gate = gate
+        self._shared = shared
+        self._wall_clock = wall_clock
 
     def send(self, call: Outgoing) -> RawMessage:
-        """Send ``call`` unless the key is held back; close the gate for any wait the answer
-        asks for."""
-        wait = self._gate.wait_s(self._key)
+        """Send ``call`` unless the key is held back (here or by another process); close the
+        gate for any wait the answer asks for."""
+        wait = self._gate.wait_s(self._key) or self._shared_wait_s()
         if wait > 0:
             raise TransientError(
                 f"{self._system}: rate limited, no request for another {wait:.0f} s",
@@ -103,7 +115,18 @@ class GatedConnection:
         pause = self._pause(answer)
         if pause is not None:
             self._gate.close_for(self._key, pause)
+            if self._shared is not None:
+                until = self._wall_clock() + dt.timedelta(seconds=pause)
+                self._shared.close(self._key, until)
         return answer
+
+    def _shared_wait_s(self) -> float:
+        if self._shared is None:
+            return 0.0
+        until = self._shared.closed_until(self._key)
+        if until is None:
+            return 0.0
+        return max(0.0, (until - self._wall_clock()).total_seconds())
 
     def close(self) -> None:
         """Close the transport."""

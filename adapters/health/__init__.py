@@ -30,6 +30,7 @@ Example (routes)::
 
 from __future__ import annotations
 
+from adapters._transports import shared
 from adapters.health.config import TEST_API_KEY, HealthConfig
 from adapters.health.poll import poll
 from adapters.health.transforms import TRANSFORMS
@@ -72,4 +73,5 @@ SPEC = AdapterSpec(
     transforms=TRANSFORMS,
     poll=poll,
     connect=open_transport,
+    bind_shared=shared.bind,
 )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ssl
 from typing import Any, cast
 
-from adapters._transports import ratelimit
+from adapters._transports import ratelimit, shared
 from adapters._transports.http import HttpTransport
 from adapters._transports.pacing import paced
 from adapters._transports.ratelimit import GATE, GatedConnection, RateGate
@@ -88,4 +88,5 @@ def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnect
         pause=pause_s,
         code="42901",
         gate=gate,
+        shared=shared.gates(),
     )

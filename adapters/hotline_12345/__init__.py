@@ -34,6 +34,7 @@ Example (routes)::
 
 from __future__ import annotations
 
+from adapters._transports import shared
 from adapters.hotline_12345.config import Hotline12345Config
 from adapters.hotline_12345.poll import poll
 from adapters.hotline_12345.transport import open_transport
@@ -92,4 +93,5 @@ SPEC = AdapterSpec(
     frame=frame,
     poll=poll,
     connect=open_transport,
+    bind_shared=shared.bind,
 )

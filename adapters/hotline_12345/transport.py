@@ -15,7 +15,7 @@ To meet no 429 in the first place, the transport under the gate is paced under `
 
 from __future__ import annotations
 
-from adapters._transports import ratelimit
+from adapters._transports import ratelimit, shared
 from adapters._transports.http import HttpTransport
 from adapters._transports.pacing import paced
 from adapters._transports.ratelimit import GATE, GatedConnection, RateGate
@@ -67,4 +67,12 @@ def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnect
     )
     secret = settings.api_key.get_secret_value()
     pacing = paced("hotline_12345", secret, transport, settings.rate_limit)
-    return GatedConnection("hotline_12345", secret, pacing, pause=pause_s, code="1429", gate=gate)
+    return GatedConnection(
+        "hotline_12345",
+        secret,
+        pacing,
+        pause=pause_s,
+        code="1429",
+        gate=gate,
+        shared=shared.gates(),
+    )

@@ -31,8 +31,9 @@ Example (a route destination)::
 
 from __future__ import annotations
 
+from adapters._transports import shared
 from adapters.joint_punishment.config import JointPunishmentConfig
-from adapters.joint_punishment.token import bind_tokens, open_connection
+from adapters.joint_punishment.token import open_connection
 from adapters.joint_punishment.transforms import TRANSFORMS
 from adapters.joint_punishment.wire import frame, prepare
 from runner.adapter_api import AdapterSpec, MessageType
@@ -96,5 +97,5 @@ SPEC = AdapterSpec(
     frame=frame,
     transforms=TRANSFORMS,
     connect=open_connection,
-    bind_tokens=bind_tokens,
+    bind_shared=shared.bind,
 )

@@ -12,7 +12,7 @@ treats as final (README §2.2 step 5: credentials revoked, alert).
 Issuing a token revokes the client's previous one (Q2), so every connection of a process shares
 one cache per (endpoint, client id) and refreshes single-flight: a worker that finds the token
 it used already replaced takes the new one instead of fetching a third. Every process of the
-bus shares the token too, through the token store the runtime binds (``bind_tokens``): one
+bus shares the token too, through the token store the runtime binds (``bind_shared``): one
 process fetches, the others adopt it, so two processes never revoke each other's token.
 
 Example::
@@ -28,19 +28,19 @@ from __future__ import annotations
 
 import json
 
+from adapters._transports import shared
 from adapters._transports.http import HttpTransport
 from adapters._transports.oauth2 import BearerConnection, SharedTokens, TokenCache
 from adapters._transports.oauth2 import shared_cache as _shared_cache
 from adapters._transports.pacing import paced
 from adapters.joint_punishment.config import JointPunishmentConfig, as_config
 from adapters.joint_punishment.wire import read_token, token_call
-from runner.adapter_api import AdapterConfig, Connection, RawMessage, TokenStore
+from runner.adapter_api import AdapterConfig, Connection, RawMessage
 
 __all__ = [
     "EXPIRED_CODES",
     "OAuthConnection",
     "TokenCache",
-    "bind_tokens",
     "needs_refresh",
     "open_connection",
     "shared_cache",
@@ -50,21 +50,13 @@ EXPIRED_CODES = frozenset({"40101", "40102"})
 """Business codes of an HTTP 200 answer that mean "token expired / invalid" (quirk Q3)."""
 
 
-_TOKENS: TokenStore | None = None
-
-
-def bind_tokens(store: TokenStore | None) -> None:
-    """``SPEC.bind_tokens``: the bus's shared token store (None: this process alone)."""
-    global _TOKENS  # noqa: PLW0603 - the process's binding, set when its runtime opens
-    _TOKENS = store
-
-
 def shared_tokens(config: JointPunishmentConfig) -> SharedTokens | None:
-    """The client's token as every bus process shares it, when a token store is bound."""
-    if _TOKENS is None:
+    """The client's token as every bus process shares it, when the runtime bound its stores."""
+    store = shared.tokens()
+    if store is None:
         return None
     return SharedTokens(
-        _TOKENS,
+        store,
         "joint_punishment",
         str(config.endpoint),
         config.client_id,

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.adapter_api import AdapterConfig, Connection
+from runner.adapter_api import AdapterConfig, Connection, SharedStores
 from runner.bus import Bus, open_bus
 from runner.errors import ConfigError
 from runner.project import Project
@@ -16,6 +16,7 @@ from runner.stores.audit import AuditStore
 from runner.stores.cursors import CursorStore
 from runner.stores.db import Database
 from runner.stores.dead_letters import DeadLetterStore
+from runner.stores.gates import SharedGateStore
 from runner.stores.idempotency import IdempotencyStore
 from runner.stores.sequences import SequenceStore
 from runner.stores.tokens import SharedTokenStore
@@ -23,12 +24,12 @@ from runner.stores.tokens import SharedTokenStore
 __all__ = ["Services"]
 
 
-def _bind_tokens(project: Project, settings: Settings, store: SharedTokenStore | None) -> None:
+def _bind_shared(project: Project, settings: Settings, stores: SharedStores | None) -> None:
     for system in sorted(settings.systems):
         if system in project.registry:
-            bind = project.registry.get(system).bind_tokens
+            bind = project.registry.get(system).bind_shared
             if bind is not None:
-                bind(store)
+                bind(stores)
 
 
 @dataclass
@@ -51,9 +52,9 @@ class Services:
     @classmethod
     def open(cls, project: Project, settings: Settings) -> Services:
         """Open the bus and the stores named by ``settings``; give the configured adapters
-        that share tokens across processes the token store."""
+        that share state across processes (tokens, rate gates) the shared stores."""
         db = Database.open(settings.store)
-        _bind_tokens(project, settings, SharedTokenStore(db))
+        _bind_shared(project, settings, SharedStores(SharedTokenStore(db), SharedGateStore(db)))
         return cls(
             project=project,
             settings=settings,
@@ -94,6 +95,6 @@ class Services:
             for connection in self._connections.values():
                 connection.close()
             self._connections.clear()
-        _bind_tokens(self.project, self.settings, None)
+        _bind_shared(self.project, self.settings, None)
         self.bus.close()
         self.db.close()

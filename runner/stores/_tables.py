@@ -38,6 +38,7 @@ __all__ = [
     "deliveries",
     "idempotency_keys",
     "metadata",
+    "rate_gates",
     "schema_version",
     "shared_tokens",
 ]
@@ -213,3 +214,12 @@ shared_tokens = Table(
 )
 """One access token per client, shared by every process (``runner.stores.tokens``); new table,
 no version bump."""
+
+rate_gates = Table(
+    "ebus_rate_gates",
+    metadata,
+    Column("key", String(64), primary_key=True),  # SHA-256 hex of system and API key
+    Column("closed_until", UtcDateTime, nullable=False),
+)
+"""Until when a throttled key may not call, for every process (``runner.stores.gates``); new
+table, no version bump."""

@@ -3,12 +3,17 @@ uses it; a key is kept only as a digest. (Pacing is ``tests/adapters/test_pacing
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters._transports.ratelimit import GatedConnection, RateGate, retry_after_s
 from runner.adapter_api import Outgoing, RawMessage, TransientError
+from runner.stores import Database
+from runner.stores.gates import SharedGateStore
 
 CALL = Outgoing(b"{}", {}, "POST", "/x")
 
@@ -84,3 +89,41 @@ def test_close_closes_the_transport():
     peer = Peer()
     _connection(peer, RateGate()).close()
     assert peer.closed
+
+
+# --- the other processes of the bus (a shared GateStore) ---------------------------------------
+
+NOW = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def gates(tmp_path: Path) -> Iterator[SharedGateStore]:
+    with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
+        yield SharedGateStore(db)
+
+
+def test_a_wait_one_process_learns_holds_the_key_back_in_every_process(gates):
+    wall = [NOW]
+    limited, other = Peer("429", "30"), Peer()
+    first = _connection(limited, RateGate(Clock()), shared=gates, wall_clock=lambda: wall[0])
+    second = _connection(other, RateGate(Clock()), shared=gates, wall_clock=lambda: wall[0])
+    first.send(CALL)  # 429, Retry-After: 30
+    with pytest.raises(TransientError) as caught:
+        second.send(CALL)  # its own gate is open: the store holds it back
+    assert (caught.value.code, caught.value.retry_after) == ("429", 30.0)
+    assert other.calls == 0
+    wall[0] = NOW + dt.timedelta(seconds=30)
+    second.send(CALL)
+    assert other.calls == 1
+
+
+def test_without_the_store_another_process_calls_into_the_wait(gates):
+    limited, other = Peer("429", "30"), Peer()
+    _connection(limited, RateGate(Clock())).send(CALL)
+    _connection(other, RateGate(Clock())).send(CALL)  # what risks 12345's 10-minute lock-out
+    assert other.calls == 1
+
+
+def test_the_store_keeps_only_a_digest_of_the_key(gates, tmp_path: Path):
+    _connection(Peer("429", "30"), RateGate(Clock()), secret="key-secret", shared=gates).send(CALL)
+    assert b"key-secret" not in (tmp_path / "store.db").read_bytes()

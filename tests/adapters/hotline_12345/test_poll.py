@@ -11,14 +11,25 @@ import pytest
 
 from adapters._simulators.http import Fault
 from adapters._simulators.polling import RecordingPollContext
+from adapters._transports import shared
 from adapters.hotline_12345 import SPEC
 from adapters.hotline_12345.simulator import busy, gateway_page, rate_limited
-from adapters.hotline_12345.transport import open_transport
+from adapters.hotline_12345.transport import RateGate, open_transport
 from adapters.hotline_12345.wire import workorders_request
-from runner.adapter_api import MessageRejected, PermanentError, RawMessage, TransientError
+from runner.adapter_api import (
+    MessageRejected,
+    PermanentError,
+    RawMessage,
+    SharedStores,
+    TransientError,
+)
 from runner.dryrun import map_message, parse_now
+from runner.stores import Database
+from runner.stores.gates import SharedGateStore
+from runner.stores.tokens import SharedTokenStore
 from tests.adapters.hotline_12345.conftest import Live
 from tests.adapters.hotline_12345.samples import PROJECT, config, work_order
+from tests.adapters.loopback import FakeClock
 
 
 class Journal(RecordingPollContext):
@@ -249,3 +260,28 @@ def test_an_emitted_item_is_a_page_of_one_with_the_answer_unchanged_around_it(li
     assert document["data"]["items"] == [work_order(1)]
     assert document["code"] == "0000"
     assert ctx.emitted[0][1].meta["status"] == "200"
+
+
+def test_a_429_one_bus_process_gets_holds_the_key_back_in_the_others(live: Live, tmp_path):
+    """Repeated violations lock the key for 10 minutes (README §2): a second process must not
+    call into the wait the first one learned."""
+    with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
+        shared.bind(SharedStores(SharedTokenStore(db), SharedGateStore(db)))
+        try:  # two processes: a gate each (their own clocks), the bus's store shared
+            first = open_transport(config(live.simulator.url), RateGate(clock=FakeClock()))
+            second = open_transport(config(live.simulator.url), RateGate(clock=FakeClock()))
+        finally:
+            shared.bind(None)
+        try:
+            call = workorders_request(_settings(live), None)
+            live.simulator.inject(rate_limited(60))
+            first.send(call)
+            sent = live.requests()
+            with pytest.raises(TransientError) as caught:
+                second.send(call)
+            assert caught.value.code == "1429"
+            assert 55 <= (caught.value.retry_after or 0) <= 60
+            assert live.requests() == sent
+        finally:
+            first.close()
+            second.close()

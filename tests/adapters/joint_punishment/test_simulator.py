@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from adapters._simulators.http import Fault, HttpSimulator, Request, Response
+from adapters._transports import shared
 from adapters._transports.http import HttpTransport
 from adapters.joint_punishment import SPEC
 from adapters.joint_punishment.simulator import (
@@ -22,7 +23,7 @@ from adapters.joint_punishment.simulator import (
     gateway_error,
     rate_limited,
 )
-from adapters.joint_punishment.token import OAuthConnection, TokenCache, bind_tokens
+from adapters.joint_punishment.token import OAuthConnection, TokenCache
 from adapters.joint_punishment.wire import token_call
 from runner.adapter_api import (
     CallContext,
@@ -30,10 +31,12 @@ from runner.adapter_api import (
     Outgoing,
     PermanentError,
     RawMessage,
+    SharedStores,
     TransientError,
 )
 from runner.dryrun import DryRun, map_message, render_message
 from runner.stores import Database
+from runner.stores.gates import SharedGateStore
 from runner.stores.tokens import SharedTokenStore
 from schemas.timeutil import SHANGHAI
 from tests.adapters.joint_punishment.samples import (
@@ -464,13 +467,13 @@ def test_two_bus_processes_share_one_token_through_the_store(system: System, tmp
     """Q2 across processes: each process has its own token cache; the second adopts the token
     the first fetched instead of fetching one that would revoke it."""
     with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
-        bind_tokens(SharedTokenStore(db))
+        shared.bind(SharedStores(SharedTokenStore(db), SharedGateStore(db)))
         try:
             processes = [
                 OAuthConnection(system.connection.config, cache=TokenCache()) for _ in range(2)
             ]
         finally:
-            bind_tokens(None)
+            shared.bind(None)
         try:
             for turn in range(6):
                 system.connection = processes[turn % 2]

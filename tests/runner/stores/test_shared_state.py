@@ -1,10 +1,12 @@
-"""Shared tokens: one refresh at a time per client, whoever asks, and every process sees it."""
+"""Shared tokens and rate gates: one refresh at a time per client, one wait per key, seen by
+every process."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from runner.stores import Database
+from runner.stores.gates import SharedGateStore
 from runner.stores.tokens import SharedToken, SharedTokenStore
 
 AT = dt.datetime(2024, 3, 5, 2, 30, 16, tzinfo=dt.UTC)
@@ -58,3 +60,20 @@ def test_clients_are_kept_apart_and_survive_reopening(store_url: str):
         assert store.read("o" * 64).version == 0
     with Database.open(store_url) as db:
         assert SharedTokenStore(db).read(KEY).sealed == "sealed-1"
+
+
+# --- rate gates -------------------------------------------------------------------------------
+
+
+def test_an_unknown_key_is_open(db: Database):
+    assert SharedGateStore(db).closed_until(KEY) is None
+
+
+def test_a_gate_closes_and_a_shorter_wait_never_shortens_it(db: Database):
+    gates = SharedGateStore(db)
+    gates.close(KEY, AT + dt.timedelta(seconds=60))
+    gates.close(KEY, AT + dt.timedelta(seconds=5))
+    assert gates.closed_until(KEY) == AT + dt.timedelta(seconds=60)
+    gates.close(KEY, AT + dt.timedelta(seconds=600))  # a lock-out after the 429
+    assert gates.closed_until(KEY) == AT + dt.timedelta(seconds=600)
+    assert gates.closed_until("o" * 64) is None
