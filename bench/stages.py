@@ -123,15 +123,18 @@ def bounds(us: dict[str, float]) -> dict[str, Any]:
         "envelope": us["envelope"],
     }
     parts["interplay"] = max(pipeline - sum(parts.values()), 0.0)
-    free = {
-        "now": floor / pipeline,
-        "hooks free": floor / (pipeline - parts["hooks"]),
-        "rules free": floor / (pipeline - rules),
-        "hooks and rules free": floor / (pipeline - parts["hooks"] - rules),
-        "hooks, rules and envelope free": floor
-        / (pipeline - parts["hooks"] - rules - parts["envelope"]),
-        "only parse and validation left": floor / (parts["parse"] + us["floor_model"]),
+    left = {
+        "now": pipeline,
+        "hooks free": pipeline - parts["hooks"],
+        "rules free": pipeline - rules,
+        "hooks and rules free": pipeline - parts["hooks"] - rules,
+        "hooks, rules and envelope free": pipeline - parts["hooks"] - rules - parts["envelope"],
+        "only parse and validation left": parts["parse"] + us["floor_model"],
     }
+    # timing noise can make stages add up to more than the pipeline: never below the floor's
+    # own parse and validation, which every variant still does
+    least = parts["parse"] + us["floor_model"]
+    free = {name: floor / max(cost, least) for name, cost in left.items()}
     return {
         "floor_us": round(floor, 1),
         "pipeline_us": round(pipeline, 1),

@@ -218,35 +218,36 @@ class StoredToken(Protocol):
 class TokenStore(Protocol):
     """The bus's shared token store, one row per client for every process and machine
     (``runner.stores.tokens``): claim the refresh of the version seen, publish the next one.
-    What ``AdapterSpec.bind_tokens`` gets."""
+    Raises ``TransientError`` (code ``STORE``) when its database cannot be reached."""
 
     def read(self, key: str) -> StoredToken:
         """The client's row (version 0, empty, when none was published)."""
         ...
 
-    def claim(self, key: str, version: int, now: dt.datetime, lease_s: float) -> bool:
-        """Take the refresh of ``version`` for ``lease_s`` seconds; False when another has it
-        or the version moved on."""
+    def claim(self, key: str, version: int, now: dt.datetime, lease_s: float) -> str | None:
+        """Take the refresh of ``version`` for ``lease_s`` seconds: the claim's id, or None when
+        another claim holds or the version moved on."""
         ...
 
-    def publish(self, key: str, version: int, sealed: str, expires_at: dt.datetime) -> bool:
-        """Store the next token and end the claim; False when the version moved on."""
+    def publish(self, key: str, claim: str, sealed: str, expires_at: dt.datetime) -> bool:
+        """Store the next token and end ``claim``; False when the claim is no longer the row's."""
         ...
 
-    def release(self, key: str, version: int) -> None:
-        """Give a claim up after a failed fetch."""
+    def release(self, key: str, claim: str) -> None:
+        """Give ``claim`` up after a failed fetch."""
         ...
 
 
 class GateStore(Protocol):
     """The bus's shared rate gates (``runner.stores.gates``): until when a throttled key may
-    not call, for every process."""
+    not call, for every process. Raises ``TransientError`` (code ``STORE``) when its database
+    cannot be reached."""
 
     def closed_until(self, key: str) -> dt.datetime | None:
         """Until when ``key`` is held back (None or a past time: it may call)."""
         ...
 
-    def close(self, key: str, until: dt.datetime) -> None:
+    def hold(self, key: str, until: dt.datetime) -> None:
         """Hold ``key`` back until ``until`` (never shortening a wait already set)."""
         ...
 
@@ -254,7 +255,7 @@ class GateStore(Protocol):
 @dataclass(frozen=True)
 class SharedStores:
     """What every process of the bus shares for the adapters' connections: one token per
-    client, one wait per throttled key. What ``AdapterSpec.bind_shared`` gets."""
+    client, one wait per throttled key. What ``AdapterSpec.connect_shared`` gets."""
 
     tokens: TokenStore
     gates: GateStore
@@ -442,11 +443,12 @@ class AdapterSpec:
     """For hooks that remember pushed requests across processes (a resend told from a reused
     message id by its body, a replayed nonce): the webhook endpoint calls it with the bus's
     durable ``DigestStore`` when it starts serving, and with None when it stops."""
-    bind_shared: Callable[[SharedStores | None], None] | None = None
-    """For connections whose limits hold per credential whoever calls (a token server that
-    revokes a client's previous token, a gateway that locks a key after repeated 429s): every
-    bus process calls it with the ``SharedStores`` when it opens, and with None when it
-    closes, so all processes use one token per client and respect one wait per key."""
+    connect_shared: Callable[[AdapterConfig, SharedStores], Connection] | None = None
+    """Open the link as ``connect`` does, with the stores every bus process shares, for systems
+    whose limits hold per credential whoever calls (a token server that revokes a client's
+    previous token, a gateway that locks a key after repeated 429s). The runtime uses it
+    instead of ``connect`` when given; tools that call once (``ebus render``, tests) use
+    ``connect``."""
     webhook_message: Callable[[RawMessage], str | None] | None = None
     """For a path several message types share: the message type a request is (from its body
     or headers); None when it names none (the first type's hooks then refuse it)."""

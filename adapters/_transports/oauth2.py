@@ -13,8 +13,9 @@ connection of a process shares one cache per (endpoint, client id) (``shared_cac
 refreshes single-flight: a worker that finds the token it used already replaced takes the new
 one instead of fetching a third. Across processes (``ebus run --processes N``, several
 machines) ``SharedTokens`` does the same through the bus's ``TokenStore``: the process that
-claims a refresh fetches, the others adopt what it publishes. The stored token is sealed (SM4)
-with a key derived from the client secret, so the database alone never yields a usable token.
+claims a refresh fetches, the others adopt what it publishes. The stored token is sealed (SM4,
+then HMAC-SM3) with keys derived from the client secret, so the database alone never yields a
+usable token.
 Tokens and client secrets never reach a log or an error text::
 
     connection = BearerConnection(
@@ -22,7 +23,7 @@ Tokens and client secrets never reach a log or an error text::
         shared_cache(endpoint, client_id, margin_s=300),
         token_call=client_credentials_call("/oauth/token", client_id, secret, scope="api"),
         read_token=lambda raw: read_token("my_system", raw),
-        shared=SharedTokens(store, "my_system", endpoint, client_id, secret) if store else None,
+        shared=SharedTokens(stores.tokens, "my_system", endpoint, client_id, secret),
     )
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -50,9 +52,11 @@ from runner.adapter_api import (
     TokenStore,
     TransientError,
     hmac_sm3_hex,
+    same_hex,
     sm4_cbc_decrypt,
     sm4_cbc_encrypt,
 )
+from runner.logs import get_logger
 
 __all__ = [
     "BearerConnection",
@@ -67,6 +71,8 @@ __all__ = [
 ]
 
 Clock = Callable[[], float]
+
+log = get_logger("ebus.oauth2")
 
 
 @dataclass(frozen=True)
@@ -206,10 +212,18 @@ def _utc_now() -> dt.datetime:
 class SharedTokens:
     """One client's token shared by every process through the bus's ``TokenStore``.
 
-    ``obtain(stale, fetch)`` answers a token other than ``stale`` with more than ``margin_s``
-    seconds left: the stored one when it is, else one this process fetches after claiming the
+    ``obtain(stale, fetch)`` answers a token other than ``stale`` that is not yet due for
+    renewal (the ``TokenCache`` rule: ``margin_s`` before it expires, at half its life when it
+    is shorter): the stored one when it is, else one this process fetches after claiming the
     refresh (for ``lease_s`` seconds); while another process holds the claim it waits,
-    ``wait_s`` at a time, and adopts what that one publishes. A failed fetch gives the claim up.
+    ``wait_s`` at a time, and adopts what that one publishes. A failed fetch gives the claim
+    up. A publish that comes too late (the lease lapsed and another process took over) keeps
+    the fetched token for this call; if the server revoked it, the next call's refusal adopts
+    the stored one.
+
+    The token is stored sealed: SM4-CBC, then HMAC-SM3 over it (encrypt-then-MAC), under keys
+    derived from the client secret and the client's row, so the database alone never yields a
+    usable token and a changed row is refused rather than sent.
     """
 
     def __init__(
@@ -230,8 +244,10 @@ class SharedTokens:
         self.margin_s = margin_s
         self._store = store
         self._key = hashlib.sha256(f"{system}\0{endpoint}\0{client_id}".encode()).hexdigest()
-        seal = hmac_sm3_hex(secret.encode("utf-8"), f"ebus token seal\0{self._key}".encode())
-        self._seal_key = bytes.fromhex(seal[:32])
+        keys = bytes.fromhex(
+            hmac_sm3_hex(secret.encode("utf-8"), f"ebus token seal\0{self._key}".encode())
+        )
+        self._cipher_key, self._mac_key = keys[:16], keys[16:]
         self._lease_s = lease_s
         self._wait_s = wait_s
         self._clock = clock
@@ -249,8 +265,9 @@ class SharedTokens:
             adopted = self._usable(row, stale, now)
             if adopted is not None:
                 return adopted
-            if self._store.claim(self._key, row.version, now, self._lease_s):
-                return self._refresh(row.version, now, fetch)
+            claim = self._store.claim(self._key, row.version, now, self._lease_s)
+            if claim is not None:
+                return self._refresh(claim, now, fetch)
             if time.monotonic() > give_up:
                 raise TransientError(
                     f"{self.system}: another process's token refresh did not finish",
@@ -261,34 +278,63 @@ class SharedTokens:
     def _usable(self, row: StoredToken, stale: str | None, now: dt.datetime) -> Token | None:
         if row.sealed is None or row.expires_at is None:
             return None
-        left = int((row.expires_at - now).total_seconds())
-        if left <= self.margin_s:
+        opened = self._open(row.sealed)
+        if opened is None:
             return None
-        token = self._open(row.sealed)
-        return None if token is None or token == stale else Token(token, left)
+        token, lifetime = opened
+        left = int((row.expires_at - now).total_seconds())
+        if token == stale or left <= min(self.margin_s, lifetime // 2):
+            return None
+        return Token(token, left)
 
-    def _refresh(self, version: int, now: dt.datetime, fetch: Callable[[], Token]) -> Token:
+    def _refresh(self, claim: str, now: dt.datetime, fetch: Callable[[], Token]) -> Token:
         try:
             token = fetch()
         except BaseException:
-            self._store.release(self._key, version)
+            self._release(claim)
             raise
         expires = now + dt.timedelta(seconds=token.expires_in)
-        self._store.publish(self._key, version, self._seal(token.access_token), expires)
+        try:
+            published = self._store.publish(self._key, claim, self._seal(token), expires)
+        except TransientError:
+            self._release(claim)
+            published = False
+        if not published:
+            log.warning(
+                "a fetched token could not be shared: the other processes keep theirs",
+                system=self.system,
+            )
         return token
 
-    def _seal(self, token: str) -> str:
-        iv = os.urandom(16)
-        sealed = sm4_cbc_encrypt(self._seal_key, iv, token.encode("utf-8"))
-        return base64.b64encode(iv + sealed).decode("ascii")
+    def _release(self, claim: str) -> None:
+        """Give the claim up; when the store cannot be reached its lease lapses instead."""
+        with contextlib.suppress(TransientError):
+            self._store.release(self._key, claim)
 
-    def _open(self, sealed: str) -> str | None:
-        """The token, or None when it was sealed with another secret or tampered with."""
+    def _seal(self, token: Token) -> str:
+        payload = json.dumps({"token": token.access_token, "lifetime": token.expires_in})
+        iv = os.urandom(16)
+        box = iv + sm4_cbc_encrypt(self._cipher_key, iv, payload.encode("utf-8"))
+        return base64.b64encode(box + self._mac(box)).decode("ascii")
+
+    def _open(self, sealed: str) -> tuple[str, int] | None:
+        """The token and its issued lifetime, or None when the row was sealed with another
+        secret, for another client, or changed."""
         try:
             raw = base64.b64decode(sealed, validate=True)
-            return sm4_cbc_decrypt(self._seal_key, raw[:16], raw[16:]).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
+        except ValueError:
             return None
+        box, mac = raw[:-32], raw[-32:]
+        if len(box) < 32 or not same_hex(self._mac(box).hex(), mac.hex()):
+            return None
+        try:
+            payload = json.loads(sm4_cbc_decrypt(self._cipher_key, box[:16], box[16:]))
+            return str(payload["token"]), int(payload["lifetime"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def _mac(self, box: bytes) -> bytes:
+        return bytes.fromhex(hmac_sm3_hex(self._mac_key, self._key.encode("ascii") + box))
 
 
 def unauthorized(answer: RawMessage) -> bool:

@@ -18,9 +18,9 @@ together). A call waits (sleeps) for its token; with several limits it waits for
 One ``Pacer`` serves each (system, account) in the process (``PACERS``): the poller, the
 delivery workers and the lookups of a system share it, whatever connection they use. Accounts
 are kept only as SHA-256 digests. Across processes: the N children of ``ebus run --processes
-N`` each pace at 1/N of every limit (``processes_sharing_limits``; each limit divided and
-rounded down to whole calls, never below one: a limit smaller than N is logged as one the
-machine may exceed). Separate ``ebus run`` commands for one account (on two machines)
+N`` each pace at 1/N of every limit (``processes_sharing_limits``; rates rounded down to
+whole calls, caps of calls in flight never below one: a limit smaller than N is logged as one
+the machine may exceed at moments). Separate ``ebus run`` commands for one account (on two machines)
 know nothing of each other: configure each with its share::
 
     class MyConfig(AdapterConfig):
@@ -143,9 +143,11 @@ def share_of(
 ) -> tuple[RateLimit | None, int | None]:
     """One of ``processes`` processes' part of an account's limits.
 
-    Each limit is divided and rounded down to whole calls (at least one): a bucket lets its
-    whole number of calls through in a window, so N processes each at ⌊limit / N⌋ stay at or
-    under the limit together, where limit / N each (2.5 a second: 3 in some second) would not.
+    Each rate is divided and rounded down to whole calls: a bucket lets its whole number of
+    calls through in a window, so N processes each at ⌊limit / N⌋ stay at or under the limit
+    together, where limit / N each (2.5 a second: 3 in some second) would not. A rate with
+    fewer calls than processes is shared evenly (on average; calls of several processes may
+    still meet in one window), bursts and calls in flight keep at least one each.
     """
     if processes == 1:
         return rate_limit, max_concurrent
@@ -161,7 +163,12 @@ def share_of(
 
 
 def _part(calls: float | None, processes: int) -> float | None:
-    return None if calls is None else float(max(int(calls // processes), 1))
+    """Whole calls each when there is at least one for every process; below that an even
+    share (0.5 a second over 2: 0.25 each), never more than the limit itself."""
+    if calls is None:
+        return None
+    whole = calls // processes
+    return float(whole) if whole >= 1 else calls / processes
 
 
 def _too_small(rate_limit: RateLimit | None, max_concurrent: int | None, processes: int) -> bool:
@@ -207,7 +214,8 @@ class PacerRegistry:
                     rate_limit=None if rate_limit is None else rate_limit.model_dump(),
                     max_concurrent=max_concurrent,
                     processes=processes,
-                    effect="each process keeps one call of it: together they may exceed it",
+                    effect="each process keeps one call in flight or an even share of the rate:"
+                    " together they may exceed the limit at moments",
                 )
             pacer = Pacer(*share_of(rate_limit, max_concurrent, processes), self._clock)
             self._pacers[key] = (settings, pacer)

@@ -14,11 +14,12 @@ Keeping under the limit in the first place (pacing, a concurrency cap) is
 
 The gate is process-wide by default (``GATE``): every connection using the same key — a poller
 and the delivery workers of several calls — shares one limit. With ``shared`` (the bus's
-``GateStore``, ``adapters._transports.shared.gates()``) the other processes of the bus hold the
-key back too: a wait one process learns is stored, and each call first checks the store (one
-read; these systems allow a few calls a second). Keys are held only as SHA-256 digests (with the
-system id), never the key itself. The answers are returned unchanged; the
-mappings turn them into delivery outcomes::
+``GateStore``, which ``AdapterSpec.connect_shared`` receives) the other processes of the bus
+hold the key back too: a wait one process learns is stored, and each call first checks the store
+(one read; these systems allow a few calls a second). Keys are held only as SHA-256 digests
+(with the system id), never the key itself; the shared store keeps the digest, which, like any
+hash, lets a weak key be guessed offline: use the generated keys the gateways issue. The
+answers are returned unchanged; the mappings turn them into delivery outcomes::
 
     def connect(config):
         key = config.api_key.get_secret_value()
@@ -117,7 +118,7 @@ class GatedConnection:
             self._gate.close_for(self._key, pause)
             if self._shared is not None:
                 until = self._wall_clock() + dt.timedelta(seconds=pause)
-                self._shared.close(self._key, until)
+                self._shared.hold(self._key, until)
         return answer
 
     def _shared_wait_s(self) -> float:

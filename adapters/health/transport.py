@@ -8,7 +8,8 @@ connection therefore
 - paces its calls under ``rate_limit`` (default 5 per second) with the shared pacer
   (``adapters._transports.pacing``: 10 % margin, shared by every connection with the key);
 - after a 429, sends nothing with that key for ``Retry-After`` seconds: ``send`` raises
-  ``TransientError`` with the remaining wait as ``retry_after`` instead of calling.
+  ``TransientError`` with the remaining wait as ``retry_after`` instead of calling — in every
+  bus process when the runtime opened it (``open_shared_transport``: the shared gate store).
 
 Mutual TLS (README §2): with ``client_cert``, ``client_key`` and ``ca_file`` set, the client
 presents the certificate, trusts only the pinned ``FJWJW Root CA G2`` and speaks TLS 1.2 or
@@ -21,16 +22,17 @@ from __future__ import annotations
 import ssl
 from typing import Any, cast
 
-from adapters._transports import ratelimit, shared
+from adapters._transports import ratelimit
 from adapters._transports.http import HttpTransport
 from adapters._transports.pacing import paced
 from adapters._transports.ratelimit import GATE, GatedConnection, RateGate
 from adapters.health.config import HealthConfig, as_config
-from runner.adapter_api import AdapterConfig, RawMessage
+from runner.adapter_api import AdapterConfig, GateStore, RawMessage, SharedStores
 
 __all__ = [
     "DEFAULT_RETRY_AFTER_S",
     "RateGate",
+    "open_shared_transport",
     "open_transport",
     "pause_s",
     "retry_after_s",
@@ -65,7 +67,9 @@ def tls_context(config: HealthConfig) -> ssl.SSLContext | None:
     return context
 
 
-def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnection:
+def open_transport(
+    config: AdapterConfig, gate: RateGate = GATE, shared: GateStore | None = None
+) -> GatedConnection:
     """``AdapterSpec.connect``: the paced, gated HTTP transport at ``config.endpoint`` with the
     spec's timeouts (connect 5 s, read 30 s) and, when configured, mutual TLS."""
     settings = as_config(config)
@@ -88,5 +92,11 @@ def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnect
         pause=pause_s,
         code="42901",
         gate=gate,
-        shared=shared.gates(),
+        shared=shared,
     )
+
+
+def open_shared_transport(config: AdapterConfig, stores: SharedStores) -> GatedConnection:
+    """``AdapterSpec.connect_shared``: ``open_transport`` whose 429 waits hold the key back in
+    every bus process (``stores.gates``)."""
+    return open_transport(config, shared=stores.gates)

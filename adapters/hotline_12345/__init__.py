@@ -34,10 +34,9 @@ Example (routes)::
 
 from __future__ import annotations
 
-from adapters._transports import shared
 from adapters.hotline_12345.config import Hotline12345Config
 from adapters.hotline_12345.poll import poll
-from adapters.hotline_12345.transport import open_transport
+from adapters.hotline_12345.transport import open_shared_transport, open_transport
 from adapters.hotline_12345.wire import frame, prepare
 from runner.adapter_api import AdapterSpec, MessageType
 
@@ -93,5 +92,5 @@ SPEC = AdapterSpec(
     frame=frame,
     poll=poll,
     connect=open_transport,
-    bind_shared=shared.bind,
+    connect_shared=open_shared_transport,
 )

@@ -5,7 +5,9 @@ README §2: above 600 requests a minute the gateway answers HTTP 429 with ``Retr
 seconds), and the bus must then send **no** request with that key — not only the refused one —
 for that long; repeated 429s lock the key for 10 minutes (HTTP 403, code ``1103``). The gate
 is shared by every connection that uses the same key in this process (the poller and the
-delivery workers of ``accept`` and ``feedback``): while it is closed, ``send`` raises
+delivery workers of ``accept`` and ``feedback``) and, opened by the runtime
+(``open_shared_transport``), by every other bus process through the shared gate store, so that
+no process calls into a wait another one learned: while it is closed, ``send`` raises
 ``TransientError`` (code ``1429``) with the remaining wait as ``retry_after`` instead of
 calling. What is specific to 12345 is here: the bounds of ``Retry-After`` and the locked key.
 
@@ -15,18 +17,19 @@ To meet no 429 in the first place, the transport under the gate is paced under `
 
 from __future__ import annotations
 
-from adapters._transports import ratelimit, shared
+from adapters._transports import ratelimit
 from adapters._transports.http import HttpTransport
 from adapters._transports.pacing import paced
 from adapters._transports.ratelimit import GATE, GatedConnection, RateGate
 from adapters.hotline_12345.config import as_config
 from adapters.hotline_12345.wire import answer_json
-from runner.adapter_api import AdapterConfig, RawMessage
+from runner.adapter_api import AdapterConfig, GateStore, RawMessage, SharedStores
 
 __all__ = [
     "DEFAULT_RETRY_AFTER_S",
     "LOCKED_KEY_WAIT_S",
     "RateGate",
+    "open_shared_transport",
     "open_transport",
     "pause_s",
     "retry_after_s",
@@ -55,7 +58,9 @@ def pause_s(answer: RawMessage) -> int | None:
     return None
 
 
-def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnection:
+def open_transport(
+    config: AdapterConfig, gate: RateGate = GATE, shared: GateStore | None = None
+) -> GatedConnection:
     """``AdapterSpec.connect``: the paced, gated HTTP transport at ``config.endpoint`` with the
     spec's timeouts (connect 5 s, read 30 s; the gateway itself gives up after 20 s, README §2)."""
     settings = as_config(config)
@@ -74,5 +79,11 @@ def open_transport(config: AdapterConfig, gate: RateGate = GATE) -> GatedConnect
         pause=pause_s,
         code="1429",
         gate=gate,
-        shared=shared.gates(),
+        shared=shared,
     )
+
+
+def open_shared_transport(config: AdapterConfig, stores: SharedStores) -> GatedConnection:
+    """``AdapterSpec.connect_shared``: ``open_transport`` whose 429 waits hold the key back in
+    every bus process (``stores.gates``)."""
+    return open_transport(config, shared=stores.gates)

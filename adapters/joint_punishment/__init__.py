@@ -31,9 +31,8 @@ Example (a route destination)::
 
 from __future__ import annotations
 
-from adapters._transports import shared
 from adapters.joint_punishment.config import JointPunishmentConfig
-from adapters.joint_punishment.token import open_connection
+from adapters.joint_punishment.token import open_connection, open_shared_connection
 from adapters.joint_punishment.transforms import TRANSFORMS
 from adapters.joint_punishment.wire import frame, prepare
 from runner.adapter_api import AdapterSpec, MessageType
@@ -97,5 +96,5 @@ SPEC = AdapterSpec(
     frame=frame,
     transforms=TRANSFORMS,
     connect=open_connection,
-    bind_shared=shared.bind,
+    connect_shared=open_shared_connection,
 )

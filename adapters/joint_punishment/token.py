@@ -12,8 +12,9 @@ treats as final (README §2.2 step 5: credentials revoked, alert).
 Issuing a token revokes the client's previous one (Q2), so every connection of a process shares
 one cache per (endpoint, client id) and refreshes single-flight: a worker that finds the token
 it used already replaced takes the new one instead of fetching a third. Every process of the
-bus shares the token too, through the token store the runtime binds (``bind_shared``): one
-process fetches, the others adopt it, so two processes never revoke each other's token.
+bus shares the token too: the runtime opens the connection with ``SPEC.connect_shared``, whose
+token store every process reads; one process fetches, the others adopt it, so two processes
+never revoke each other's token.
 
 Example::
 
@@ -28,14 +29,13 @@ from __future__ import annotations
 
 import json
 
-from adapters._transports import shared
 from adapters._transports.http import HttpTransport
 from adapters._transports.oauth2 import BearerConnection, SharedTokens, TokenCache
 from adapters._transports.oauth2 import shared_cache as _shared_cache
 from adapters._transports.pacing import paced
 from adapters.joint_punishment.config import JointPunishmentConfig, as_config
 from adapters.joint_punishment.wire import read_token, token_call
-from runner.adapter_api import AdapterConfig, Connection, RawMessage
+from runner.adapter_api import AdapterConfig, Connection, RawMessage, SharedStores
 
 __all__ = [
     "EXPIRED_CODES",
@@ -43,6 +43,7 @@ __all__ = [
     "TokenCache",
     "needs_refresh",
     "open_connection",
+    "open_shared_connection",
     "shared_cache",
 ]
 
@@ -50,13 +51,10 @@ EXPIRED_CODES = frozenset({"40101", "40102"})
 """Business codes of an HTTP 200 answer that mean "token expired / invalid" (quirk Q3)."""
 
 
-def shared_tokens(config: JointPunishmentConfig) -> SharedTokens | None:
-    """The client's token as every bus process shares it, when the runtime bound its stores."""
-    store = shared.tokens()
-    if store is None:
-        return None
+def shared_tokens(config: JointPunishmentConfig, stores: SharedStores) -> SharedTokens:
+    """The client's token as every bus process shares it (README §2.2, Q2)."""
     return SharedTokens(
-        store,
+        stores.tokens,
         "joint_punishment",
         str(config.endpoint),
         config.client_id,
@@ -101,7 +99,7 @@ class OAuthConnection(BearerConnection):
             token_call=token_call(self.config),
             read_token=read_token,
             refused=needs_refresh,
-            shared=shared or shared_tokens(self.config),
+            shared=shared,
         )
 
 
@@ -124,3 +122,10 @@ def open_connection(config: AdapterConfig) -> OAuthConnection:
     """``AdapterSpec.connect``: an ``OAuthConnection`` at ``config.endpoint`` (connect 5 s,
     read 15 s, README §2.3) sharing the process's token of this client."""
     return OAuthConnection(config)
+
+
+def open_shared_connection(config: AdapterConfig, stores: SharedStores) -> OAuthConnection:
+    """``AdapterSpec.connect_shared``: ``open_connection`` with the token every bus process
+    shares through ``stores``."""
+    settings = as_config(config)
+    return OAuthConnection(settings, shared=shared_tokens(settings, stores))

@@ -24,14 +24,6 @@ from runner.stores.tokens import SharedTokenStore
 __all__ = ["Services"]
 
 
-def _bind_shared(project: Project, settings: Settings, stores: SharedStores | None) -> None:
-    for system in sorted(settings.systems):
-        if system in project.registry:
-            bind = project.registry.get(system).bind_shared
-            if bind is not None:
-                bind(stores)
-
-
 @dataclass
 class Services:
     """The shared state of one bus process."""
@@ -45,16 +37,17 @@ class Services:
     idempotency: IdempotencyStore
     cursors: CursorStore
     sequences: SequenceStore
+    shared: SharedStores
+    """One token per client and one wait per throttled key, shared with every other process
+    on this store (``AdapterSpec.connect_shared``)."""
     _configs: dict[str, AdapterConfig] = field(default_factory=dict)
     _connections: dict[str, Connection] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, project: Project, settings: Settings) -> Services:
-        """Open the bus and the stores named by ``settings``; give the configured adapters
-        that share state across processes (tokens, rate gates) the shared stores."""
+        """Open the bus and the stores named by ``settings``."""
         db = Database.open(settings.store)
-        _bind_shared(project, settings, SharedStores(SharedTokenStore(db), SharedGateStore(db)))
         return cls(
             project=project,
             settings=settings,
@@ -65,6 +58,7 @@ class Services:
             idempotency=IdempotencyStore(db),
             cursors=CursorStore(db),
             sequences=SequenceStore(db),
+            shared=SharedStores(SharedTokenStore(db), SharedGateStore(db)),
         )
 
     def config(self, system: str) -> AdapterConfig:
@@ -84,9 +78,12 @@ class Services:
         with self._lock:
             if system not in self._connections:
                 adapter = self.project.registry.get(system)
-                if adapter.connect is None:
+                if adapter.connect_shared is not None:
+                    self._connections[system] = adapter.connect_shared(config, self.shared)
+                elif adapter.connect is not None:
+                    self._connections[system] = adapter.connect(config)
+                else:
                     raise ConfigError(f"adapter '{system}' cannot connect (no connect hook)")
-                self._connections[system] = adapter.connect(config)
             return self._connections[system]
 
     def close(self) -> None:
@@ -95,6 +92,5 @@ class Services:
             for connection in self._connections.values():
                 connection.close()
             self._connections.clear()
-        _bind_shared(self.project, self.settings, None)
         self.bus.close()
         self.db.close()

@@ -211,6 +211,7 @@ shared_tokens = Table(
     Column("expires_at", UtcDateTime, nullable=True),
     Column("version", Integer, nullable=False),  # +1 per token published
     Column("claimed_until", UtcDateTime, nullable=True),  # a process is fetching a new one
+    Column("claimed_by", String(32), nullable=True),  # which claim: a random nonce
 )
 """One access token per client, shared by every process (``runner.stores.tokens``); new table,
 no version bump."""

@@ -5,12 +5,13 @@ is over, from anyone: 12345 locks a key for 10 minutes after repeated violations
 code 1103). Inside one process ``adapters._transports.ratelimit.RateGate`` holds the key back;
 this store tells the other processes (``ebus run --processes N``, other machines on one
 PostgreSQL). Keys are digests the caller computes, never the key itself. Times are wall-clock
-UTC: machines sharing a store need synchronised clocks (NTP).
+UTC: machines sharing a store need synchronised clocks (NTP). A database that cannot be reached
+raises ``TransientError`` (code ``STORE``).
 
 Example::
 
     gates = SharedGateStore(db)
-    gates.close(key, now + dt.timedelta(seconds=30))   # after a 429 with Retry-After: 30
+    gates.hold(key, now + dt.timedelta(seconds=30))    # after a 429 with Retry-After: 30
     until = gates.closed_until(key)                      # before each call
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy import select, update
 
 from runner.stores._tables import rate_gates
 from runner.stores.db import Database
+from runner.stores.tokens import store_errors_are_transient
 
 __all__ = ["SharedGateStore"]
 
@@ -36,13 +38,16 @@ class SharedGateStore:
 
     def closed_until(self, key: str) -> dt.datetime | None:
         """Until when ``key`` is held back (a past time or None: it may call)."""
-        with self._db.read() as conn:
-            return conn.execute(self._read.where(rate_gates.c.key == key)).scalar()
+        with store_errors_are_transient("rate gate"), self._db.read() as conn:
+            until: dt.datetime | None = conn.execute(
+                self._read.where(rate_gates.c.key == key)
+            ).scalar()
+        return until
 
-    def close(self, key: str, until: dt.datetime) -> None:
+    def hold(self, key: str, until: dt.datetime) -> None:
         """Hold ``key`` back until ``until``; never shortens a wait already set."""
         c = rate_gates.c
-        with self._db.write() as conn:
+        with store_errors_are_transient("rate gate"), self._db.write() as conn:
             conn.execute(self._create.values(key=key, closed_until=until))
             conn.execute(
                 update(rate_gates)

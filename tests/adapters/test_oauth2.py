@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from adapters._transports.oauth2 import (
     BearerConnection,
@@ -73,8 +74,9 @@ def test_an_answer_that_is_not_a_bearer_token_is_transient_and_never_quoted(docu
 class Peer:
     """A token endpoint and an API: the API refuses every token but the latest one."""
 
-    def __init__(self) -> None:
+    def __init__(self, expires_in: int = 7200) -> None:
         self.issued = 0
+        self.expires_in = expires_in
         self.revoked = False
         self.sent: list[Outgoing] = []
 
@@ -83,7 +85,7 @@ class Peer:
         if call.path == "/token":
             self.issued += 1
             token = {"access_token": f"tok-{self.issued}", "token_type": "bearer"}
-            return _answer(token | {"expires_in": 7200})
+            return _answer(token | {"expires_in": self.expires_in})
         latest = f"Bearer tok-{self.issued}"
         good = call.headers["Authorization"] == latest and not self.revoked
         return _answer({}, 200 if good else 401)
@@ -186,10 +188,12 @@ def test_a_token_refused_in_one_process_is_replaced_once_for_all(store):
 
 def test_a_process_waits_for_the_refresh_another_one_claimed_and_adopts_it(store):
     other = SharedTokens(store, "peer", "https://p", "c", "s")
-    assert store.claim(other._key, 0, NOW, lease_s=30)  # the other process is fetching
+    claim = store.claim(other._key, 0, NOW, lease_s=30)  # the other process is fetching
+    assert claim is not None
 
     def other_publishes(_seconds: float) -> None:
-        store.publish(other._key, 0, other._seal("tok-other"), NOW + dt.timedelta(hours=2))
+        sealed = other._seal(Token("tok-other", 7200))
+        store.publish(other._key, claim, sealed, NOW + dt.timedelta(hours=2))
 
     waiting = SharedTokens(
         store, "peer", "https://p", "c", "s", clock=lambda: NOW, sleep=other_publishes
@@ -219,14 +223,41 @@ def test_a_failed_fetch_gives_the_claim_up(store):
     assert shared.obtain(None, lambda: Token("tok-1", 7200)) == Token("tok-1", 7200)
 
 
-def test_a_stored_token_near_its_expiry_is_refreshed_not_adopted(store):
+def test_a_fetch_that_outlived_its_lease_keeps_its_token_but_not_the_store(store):
+    clock = [NOW]
+    slow = SharedTokens(store, "peer", "https://p", "c", "s", clock=lambda: clock[0])
+    quick = SharedTokens(store, "peer", "https://p", "c", "s", clock=lambda: clock[0])
+
+    def slow_fetch() -> Token:  # meanwhile the lease lapses and another process refreshes
+        clock[0] = NOW + dt.timedelta(seconds=31)
+        assert quick.obtain(None, lambda: Token("tok-quick", 7200)) == Token("tok-quick", 7200)
+        return Token("tok-slow", 7200)
+
+    with capture_logs() as logs:
+        assert slow.obtain(None, slow_fetch) == Token("tok-slow", 7200)
+    assert [e["event"] for e in logs] == [
+        "a fetched token could not be shared: the other processes keep theirs"
+    ]
+    # what every process adopts is the token published under a live claim
+    assert quick.obtain(None, lambda: pytest.fail("fetched again")).access_token == "tok-quick"
+
+
+@pytest.mark.parametrize(("lifetime", "renew_left"), [(7200, 300), (300, 150)])
+def test_a_stored_token_is_adopted_until_it_is_due_for_renewal(store, lifetime, renew_left):
+    """The cache's rule: 300 s before expiry, or at half the life of a shorter-lived token."""
     clock = [NOW]
     shared = SharedTokens(store, "peer", "https://p", "c", "s", clock=lambda: clock[0])
-    shared.obtain(None, lambda: Token("tok-1", 7200))
-    clock[0] = NOW + dt.timedelta(seconds=7200 - 301)
-    assert shared.obtain(None, lambda: Token("tok-2", 7200)) == Token("tok-1", 301)
-    clock[0] = NOW + dt.timedelta(seconds=7200 - 300)
-    assert shared.obtain(None, lambda: Token("tok-2", 7200)) == Token("tok-2", 7200)
+    shared.obtain(None, lambda: Token("tok-1", lifetime))
+    clock[0] = NOW + dt.timedelta(seconds=lifetime - renew_left - 1)
+    assert shared.obtain(None, lambda: Token("tok-2", lifetime)).access_token == "tok-1"
+    clock[0] = NOW + dt.timedelta(seconds=lifetime - renew_left)
+    assert shared.obtain(None, lambda: Token("tok-2", lifetime)).access_token == "tok-2"
+
+
+def test_two_processes_share_a_short_lived_token_too(store):
+    peer = Peer(expires_in=240)
+    assert _calls([_process(peer, store), _process(peer, store)], 6) == ["200"] * 6
+    assert peer.issued == 1
 
 
 def test_the_store_holds_the_token_sealed_with_the_client_secret(store):
@@ -236,7 +267,23 @@ def test_the_store_holds_the_token_sealed_with_the_client_secret(store):
     sealed = store.read(key).sealed
     assert sealed is not None
     assert "tok-1" not in sealed
-    assert "tok-1" not in base64.b64decode(sealed).decode("latin-1")
+    assert b"tok-1" not in base64.b64decode(sealed)
     # a client with another secret cannot open it: it fetches a token of its own
     _calls([_process(peer, store, secret="other")], 1)
     assert peer.issued == 2
+
+
+def test_a_changed_row_is_refused_not_sent(store):
+    shared = SharedTokens(store, "peer", "https://p", "c", "s", clock=lambda: NOW)
+    shared.obtain(None, lambda: Token("tok-1", 7200))
+    row = store.read(shared._key)
+    assert row.sealed is not None
+    raw = bytearray(base64.b64decode(row.sealed))
+    # CBC lets one who can write the row flip chosen bits of the first block through the IV:
+    # '{"token": "tok-1", …' becomes '{"token": "uok-1", …', still valid JSON. The MAC refuses it.
+    raw[11] ^= 1
+    with store._db.write() as conn:
+        conn.exec_driver_sql(
+            "UPDATE ebus_shared_tokens SET sealed = ?", (base64.b64encode(bytes(raw)).decode(),)
+        )
+    assert shared.obtain(None, lambda: Token("tok-2", 7200)).access_token == "tok-2"

@@ -124,6 +124,16 @@ def test_without_the_store_another_process_calls_into_the_wait(gates):
     assert other.calls == 1
 
 
-def test_the_store_keeps_only_a_digest_of_the_key(gates, tmp_path: Path):
-    _connection(Peer("429", "30"), RateGate(Clock()), secret="key-secret", shared=gates).send(CALL)
-    assert b"key-secret" not in (tmp_path / "store.db").read_bytes()
+def test_the_store_keeps_only_a_digest_of_the_key(tmp_path: Path):
+    with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
+        gates = SharedGateStore(db)
+        connection = _connection(
+            Peer("429", "30"), RateGate(Clock()), secret="key-secret", shared=gates
+        )
+        connection.send(CALL)
+        with db.read() as conn:
+            rows = [tuple(row) for row in conn.exec_driver_sql("SELECT * FROM ebus_rate_gates")]
+    assert len(rows) == 1  # the wait was stored …
+    assert "key-secret" not in repr(rows)  # … under a digest
+    files = b"".join(path.read_bytes() for path in tmp_path.glob("store.db*"))
+    assert b"key-secret" not in files

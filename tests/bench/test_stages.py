@@ -53,3 +53,9 @@ def test_the_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert "pipeline / floor ratio" in out
     assert "hooks and rules free" in out
+
+
+def test_stages_measured_above_the_pipeline_never_give_a_negative_or_infinite_bound() -> None:
+    noisy = {**_US, "hooks": 900.0, "apply": 900.0}  # noise: hooks + rules > the pipeline
+    ratio_if = bounds(noisy)["ratio_if"]
+    assert all(0 < value <= 300 / 320 + 0.001 for value in ratio_if.values())

@@ -14,11 +14,21 @@ from adapters._simulators.http import Fault
 from adapters._simulators.polling import RecordingPollContext
 from adapters.health import SPEC
 from adapters.health.simulator import gateway_page, rate_limited, server_error
-from adapters.health.transport import open_transport
-from runner.adapter_api import MessageRejected, PermanentError, RawMessage, TransientError
+from adapters.health.transport import RateGate, open_transport
+from runner.adapter_api import (
+    MessageRejected,
+    PermanentError,
+    RawMessage,
+    SharedStores,
+    TransientError,
+)
 from runner.dryrun import map_message, parse_now
+from runner.stores import Database
+from runner.stores.gates import SharedGateStore
+from runner.stores.tokens import SharedTokenStore
 from tests.adapters.health.conftest import Live
 from tests.adapters.health.samples import PROJECT, record
+from tests.adapters.loopback import FakeClock
 
 GO_LIVE_MS = 1735660800000
 BASE_MS = 1748000000000
@@ -330,3 +340,26 @@ def test_a_refused_credential_stops_the_cycle_for_good(
         SPEC.poll(Journal(live), live.settings())
     assert caught.value.code == code
     assert "wj-test-3c9f1e7a5b2d4c6e8f0a1b3c" not in str(caught.value)
+
+
+def test_a_429_one_bus_process_gets_holds_the_key_back_in_the_others(live: Live, tmp_path):
+    _cases(live, 4)
+    with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
+        gates = SharedGateStore(db)
+        settings = live.settings(page_size=2)
+        first = open_transport(settings, RateGate(FakeClock()), gates)
+        # the other process's connection as its runtime opens it (SPEC.connect_shared)
+        second = SPEC.connect_shared(settings, SharedStores(SharedTokenStore(db), gates))
+        try:
+            live.simulator.inject(rate_limited(9))
+            with pytest.raises(TransientError):
+                SPEC.poll(RecordingPollContext(first.send, now=parse_now(None)), settings)
+            sent = live.requests()
+            with pytest.raises(TransientError) as caught:
+                SPEC.poll(RecordingPollContext(second.send, now=parse_now(None)), settings)
+            assert caught.value.code == "42901"
+            assert 5 <= (caught.value.retry_after or 0) <= 9
+            assert live.requests() == sent
+        finally:
+            first.close()
+            second.close()

@@ -11,7 +11,6 @@ import pytest
 
 from adapters._simulators.http import Fault
 from adapters._simulators.polling import RecordingPollContext
-from adapters._transports import shared
 from adapters.hotline_12345 import SPEC
 from adapters.hotline_12345.simulator import busy, gateway_page, rate_limited
 from adapters.hotline_12345.transport import RateGate, open_transport
@@ -266,12 +265,12 @@ def test_a_429_one_bus_process_gets_holds_the_key_back_in_the_others(live: Live,
     """Repeated violations lock the key for 10 minutes (README §2): a second process must not
     call into the wait the first one learned."""
     with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
-        shared.bind(SharedStores(SharedTokenStore(db), SharedGateStore(db)))
-        try:  # two processes: a gate each (their own clocks), the bus's store shared
-            first = open_transport(config(live.simulator.url), RateGate(clock=FakeClock()))
-            second = open_transport(config(live.simulator.url), RateGate(clock=FakeClock()))
-        finally:
-            shared.bind(None)
+        gates = SharedGateStore(db)
+        # two processes: a gate each (their own clocks), the bus's store shared
+        first = open_transport(config(live.simulator.url), RateGate(FakeClock()), gates)
+        # the other process's connection as its runtime opens it (SPEC.connect_shared)
+        stores = SharedStores(SharedTokenStore(db), gates)
+        second = SPEC.connect_shared(config(live.simulator.url), stores)
         try:
             call = workorders_request(_settings(live), None)
             live.simulator.inject(rate_limited(60))

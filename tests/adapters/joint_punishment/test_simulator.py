@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from adapters._simulators.http import Fault, HttpSimulator, Request, Response
-from adapters._transports import shared
 from adapters._transports.http import HttpTransport
 from adapters.joint_punishment import SPEC
 from adapters.joint_punishment.simulator import (
@@ -23,7 +22,7 @@ from adapters.joint_punishment.simulator import (
     gateway_error,
     rate_limited,
 )
-from adapters.joint_punishment.token import OAuthConnection, TokenCache
+from adapters.joint_punishment.token import OAuthConnection, TokenCache, shared_tokens
 from adapters.joint_punishment.wire import token_call
 from runner.adapter_api import (
     CallContext,
@@ -467,13 +466,12 @@ def test_two_bus_processes_share_one_token_through_the_store(system: System, tmp
     """Q2 across processes: each process has its own token cache; the second adopts the token
     the first fetched instead of fetching one that would revoke it."""
     with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
-        shared.bind(SharedStores(SharedTokenStore(db), SharedGateStore(db)))
-        try:
-            processes = [
-                OAuthConnection(system.connection.config, cache=TokenCache()) for _ in range(2)
-            ]
-        finally:
-            shared.bind(None)
+        stores = SharedStores(SharedTokenStore(db), SharedGateStore(db))
+        settings = system.connection.config
+        processes = [  # each with a token cache of its own, as in two processes
+            OAuthConnection(settings, cache=TokenCache(), shared=shared_tokens(settings, stores))
+            for _ in range(2)
+        ]
         try:
             for turn in range(6):
                 system.connection = processes[turn % 2]
@@ -484,3 +482,19 @@ def test_two_bus_processes_share_one_token_through_the_store(system: System, tmp
                 connection.close()
     assert system.state.tokens_issued == 1
     assert len(system.api_requests(QUERY_PATH)) == 6  # none refused and resent
+
+
+def test_the_runtime_opens_connections_that_publish_their_token_to_the_store(
+    system: System, tmp_path: Path
+):
+    with Database.open(f"sqlite:///{tmp_path}/store.db") as db:
+        stores = SharedStores(SharedTokenStore(db), SharedGateStore(db))
+        connection = SPEC.connect_shared(system.connection.config, stores)
+        system.connection = connection
+        try:
+            assert system.query(inputs("dishonest_query-1")).envelopes
+        finally:
+            connection.close()
+        with db.read() as conn:
+            (published,) = conn.exec_driver_sql("SELECT version FROM ebus_shared_tokens").one()
+    assert published == 1

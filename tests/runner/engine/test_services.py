@@ -1,12 +1,14 @@
-"""What a bus process opens for its adapters: the shared stores, bound while it runs."""
+"""What a bus process opens for its adapters: connections with the stores every process
+shares, each ``Services`` its own."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from adapters._testkit import kit_adapter
-from runner.adapter_api import SharedStores
+from runner.adapter_api import Outgoing, RawMessage, SharedStores
 from runner.engine.services import Services
 from runner.project import load_project
 from runner.registry import Registry
@@ -15,22 +17,53 @@ from runner.stores.gates import SharedGateStore
 from runner.stores.tokens import SharedTokenStore
 
 
-def test_configured_adapters_get_the_token_store_while_the_process_runs(tmp_path: Path):
-    bound: list[object] = []
-    sharing = dataclasses.replace(kit_adapter(None, "sharing"), bind_shared=bound.append)
-    unconfigured = dataclasses.replace(kit_adapter(None, "idle"), bind_shared=bound.append)
-    project = load_project(tmp_path, Registry([sharing, unconfigured]))
+class Link:
+    """A connection that remembers the stores it was opened with."""
+
+    def __init__(self, stores: SharedStores | None) -> None:
+        self.stores = stores
+
+    def send(self, call: Outgoing) -> RawMessage:
+        return RawMessage(b"{}", {}, {"status": "200"})
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _services(tmp_path: Path, name: str, **hooks: Any) -> Services:
+    adapter = dataclasses.replace(kit_adapter(None, "sharing"), **hooks)
+    project = load_project(tmp_path, Registry([adapter]))
     settings = Settings(
-        bus=f"sqlite:///{tmp_path}/broker.db",
-        store=f"sqlite:///{tmp_path}/store.db",
+        bus=f"sqlite:///{tmp_path}/{name}-broker.db",
+        store=f"sqlite:///{tmp_path}/{name}-store.db",
         systems={"sharing": {"endpoint": "http://127.0.0.1:9"}},
     )
-    services = Services.open(project, settings)
+    return Services.open(project, settings)
+
+
+def test_the_runtime_opens_a_connection_with_its_shared_stores(tmp_path: Path):
+    hooks = {"connect": lambda _config: Link(None), "connect_shared": lambda _c, s: Link(s)}
+    first = _services(tmp_path, "a", **hooks)
+    second = _services(tmp_path, "b", **hooks)  # two in one process: each keeps its own
     try:
-        (stores,) = bound
-        assert isinstance(stores, SharedStores)
-        assert isinstance(stores.tokens, SharedTokenStore)
-        assert isinstance(stores.gates, SharedGateStore)
+        link = first.connection("sharing")
+        assert isinstance(link, Link)
+        assert link.stores is first.shared
+        assert isinstance(first.shared.tokens, SharedTokenStore)
+        assert isinstance(first.shared.gates, SharedGateStore)
+        second.close()
+        other = first.connection("sharing")
+        assert isinstance(other, Link)
+        assert other.stores is first.shared  # the other's closing took nothing from it
+    finally:
+        first.close()
+
+
+def test_an_adapter_without_shared_state_connects_as_before(tmp_path: Path):
+    services = _services(tmp_path, "a", connect=lambda _config: Link(None))
+    try:
+        link = services.connection("sharing")
+        assert isinstance(link, Link)
+        assert link.stores is None
     finally:
         services.close()
-    assert bound[1:] == [None]  # unbound when the process's services close
