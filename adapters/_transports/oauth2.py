@@ -39,7 +39,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -77,10 +77,13 @@ log = get_logger("ebus.oauth2")
 
 @dataclass(frozen=True)
 class Token:
-    """An access token and how many seconds it was issued for."""
+    """An access token and how many seconds it is valid for; ``lifetime`` is what it was issued
+    for when that was longer (a token another process fetched earlier: the cache renews it by
+    its issued life, not by what is left)."""
 
     access_token: str
     expires_in: int
+    lifetime: int | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return f"Token(expires_in={self.expires_in})"  # the token itself is a credential
@@ -184,7 +187,7 @@ class TokenCache:
 
     def _store(self, token: Token) -> None:
         self.fetches += 1
-        margin = min(self.margin_s, token.expires_in // 2)
+        margin = min(self.margin_s, (token.lifetime or token.expires_in) // 2)
         self._token = token.access_token
         self._refresh_at = self._clock() + token.expires_in - margin
 
@@ -209,17 +212,23 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+RENEWING_MIN_S = 10
+"""While another process renews the token, the old one is used if it has more than this left."""
+
+
 class SharedTokens:
     """One client's token shared by every process through the bus's ``TokenStore``.
 
     ``obtain(stale, fetch)`` answers a token other than ``stale`` that is not yet due for
     renewal (the ``TokenCache`` rule: ``margin_s`` before it expires, at half its life when it
     is shorter): the stored one when it is, else one this process fetches after claiming the
-    refresh (for ``lease_s`` seconds); while another process holds the claim it waits,
-    ``wait_s`` at a time, and adopts what that one publishes. A failed fetch gives the claim
-    up. A publish that comes too late (the lease lapsed and another process took over) keeps
-    the fetched token for this call; if the server revoked it, the next call's refusal adopts
-    the stored one.
+    refresh (for ``lease_s`` seconds). While another process holds the claim, a stored token
+    that is due for renewal but not expired is used meanwhile (the workers of this process do
+    not wait on a renewal); otherwise it waits, ``wait_s`` at a time, and adopts what that one
+    publishes. A failed fetch gives the claim up. A publish that comes too late (the lease
+    lapsed and another process took over) leaves this process with the token it fetched; on a
+    server that keeps one token per client one of the two is revoked, the processes holding it
+    meet one refusal each, and the refresh that follows is single-flight again.
 
     The token is stored sealed: SM4-CBC, then HMAC-SM3 over it (encrypt-then-MAC), under keys
     derived from the client secret and the client's row, so the database alone never yields a
@@ -268,6 +277,9 @@ class SharedTokens:
             claim = self._store.claim(self._key, row.version, now, self._lease_s)
             if claim is not None:
                 return self._refresh(claim, now, fetch)
+            meanwhile = self._usable(row, stale, now, renewing=True)
+            if meanwhile is not None:
+                return meanwhile
             if time.monotonic() > give_up:
                 raise TransientError(
                     f"{self.system}: another process's token refresh did not finish",
@@ -275,7 +287,11 @@ class SharedTokens:
                 )
             self._sleep(self._wait_s)
 
-    def _usable(self, row: StoredToken, stale: str | None, now: dt.datetime) -> Token | None:
+    def _usable(
+        self, row: StoredToken, stale: str | None, now: dt.datetime, *, renewing: bool = False
+    ) -> Token | None:
+        """The stored token, unless it is ``stale``, unreadable or due for renewal — or, while
+        another process renews it, expired (``RENEWING_MIN_S`` left)."""
         if row.sealed is None or row.expires_at is None:
             return None
         opened = self._open(row.sealed)
@@ -283,9 +299,10 @@ class SharedTokens:
             return None
         token, lifetime = opened
         left = int((row.expires_at - now).total_seconds())
-        if token == stale or left <= min(self.margin_s, lifetime // 2):
+        due = RENEWING_MIN_S if renewing else min(self.margin_s, lifetime // 2)
+        if token == stale or left <= due:
             return None
-        return Token(token, left)
+        return Token(token, left, lifetime)
 
     def _refresh(self, claim: str, now: dt.datetime, fetch: Callable[[], Token]) -> Token:
         try:

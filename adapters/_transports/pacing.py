@@ -18,10 +18,11 @@ together). A call waits (sleeps) for its token; with several limits it waits for
 One ``Pacer`` serves each (system, account) in the process (``PACERS``): the poller, the
 delivery workers and the lookups of a system share it, whatever connection they use. Accounts
 are kept only as SHA-256 digests. Across processes: the N children of ``ebus run --processes
-N`` each pace at 1/N of every limit (``processes_sharing_limits``; rates rounded down to
-whole calls, caps of calls in flight never below one: a limit smaller than N is logged as one
-the machine may exceed at moments). Separate ``ebus run`` commands for one account (on two machines)
-know nothing of each other: configure each with its share::
+N`` each pace at 1/N of every limit (``processes_sharing_limits``, ``share_of``): rates
+rounded down to whole calls, or split evenly when there are fewer calls than processes; bursts
+and caps of calls in flight never below one each (a cap smaller than N is exceeded, and logged).
+Separate ``ebus run`` commands for one account (on two machines) know nothing of each other:
+configure each with its share::
 
     class MyConfig(AdapterConfig):
         rate_limit: RateLimit | None = RateLimit(per_s=5)

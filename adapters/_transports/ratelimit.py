@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 
 from runner.adapter_api import Connection, GateStore, Outgoing, RawMessage, TransientError
+from runner.logs import get_logger
 
 __all__ = ["GATE", "GatedConnection", "RateGate", "retry_after_s"]
 
@@ -72,6 +73,9 @@ class RateGate:
 
 GATE = RateGate()
 """The process-wide gate: one rate limit per key, whatever connection uses it."""
+
+
+log = get_logger("ebus.ratelimit")
 
 
 def _utc_now() -> dt.datetime:
@@ -118,7 +122,12 @@ class GatedConnection:
             self._gate.close_for(self._key, pause)
             if self._shared is not None:
                 until = self._wall_clock() + dt.timedelta(seconds=pause)
-                self._shared.hold(self._key, until)
+                try:
+                    self._shared.hold(self._key, until)
+                except TransientError:
+                    # the answer still goes to its mapping and this process holds the key
+                    # back; the other processes learn the wait from their own 429
+                    log.warning("a rate limit wait could not be shared", system=self._system)
         return answer
 
     def _shared_wait_s(self) -> float:

@@ -287,3 +287,47 @@ def test_a_changed_row_is_refused_not_sent(store):
             "UPDATE ebus_shared_tokens SET sealed = ?", (base64.b64encode(bytes(raw)).decode(),)
         )
     assert shared.obtain(None, lambda: Token("tok-2", 7200)).access_token == "tok-2"
+
+
+def test_a_publish_the_store_refuses_keeps_the_token_and_gives_the_claim_up(store, monkeypatch):
+    shared = SharedTokens(store, "peer", "https://p", "c", "s")
+
+    def unavailable(*_args: Any) -> bool:
+        raise TransientError("store down", code="STORE")
+
+    monkeypatch.setattr(store, "publish", unavailable)
+    with capture_logs() as logs:
+        assert shared.obtain(None, lambda: Token("tok-1", 7200)) == Token("tok-1", 7200)
+    assert store.read(shared._key).claimed_until is None  # the others may try at once
+    assert [e["event"] for e in logs] == [
+        "a fetched token could not be shared: the other processes keep theirs"
+    ]
+
+
+def test_while_another_process_renews_the_old_token_is_used_without_waiting(store):
+    clock = [NOW]
+    shared = SharedTokens(
+        store,
+        "peer",
+        "https://p",
+        "c",
+        "s",
+        clock=lambda: clock[0],
+        sleep=lambda _s: pytest.fail("waited on another process's renewal"),
+    )
+    shared.obtain(None, lambda: Token("tok-1", 7200))
+    clock[0] = NOW + dt.timedelta(seconds=7200 - 200)  # due for renewal, 200 s left
+    assert store.claim(shared._key, 1, clock[0], lease_s=30) is not None  # another renews
+    token = shared.obtain(None, lambda: pytest.fail("fetched under another's claim"))
+    assert (token.access_token, token.expires_in) == ("tok-1", 200)
+
+
+def test_an_adopted_token_is_renewed_by_its_issued_life_not_by_what_is_left():
+    clock = [0.0]
+    cache = TokenCache(300, lambda: clock[0])
+    fetched: list[Token] = [Token("t-adopted", 500, lifetime=7200), Token("t-new", 7200)]
+    assert cache.current(lambda: fetched.pop(0)) == "t-adopted"
+    clock[0] = 199.0  # 301 s left: not yet
+    assert cache.current(lambda: fetched.pop(0)) == "t-adopted"
+    clock[0] = 200.0  # 300 s left: the 300 s margin of a 7,200 s token, not half of 500
+    assert cache.current(lambda: fetched.pop(0)) == "t-new"

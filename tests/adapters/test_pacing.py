@@ -299,7 +299,7 @@ def test_two_processes_sharing_an_account_stay_under_its_limit_together():
 
 
 @pytest.mark.parametrize(("limit", "cap"), [(None, 2), (RateLimit(per_s=2), None)])
-def test_a_limit_smaller_than_the_processes_is_kept_at_one_call_each_and_logged(limit, cap):
+def test_a_limit_smaller_than_the_processes_is_split_or_kept_at_one_and_logged(limit, cap):
     with capture_logs() as logs:
         pacer = PacerRegistry(processes=lambda: 3).pacer("eco_env", "account-7", limit, cap)
     assert pacer.max_concurrent == (1 if cap else None)

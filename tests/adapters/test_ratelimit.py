@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from adapters._transports.ratelimit import GatedConnection, RateGate, retry_after_s
 from runner.adapter_api import Outgoing, RawMessage, TransientError
@@ -137,3 +138,19 @@ def test_the_store_keeps_only_a_digest_of_the_key(tmp_path: Path):
     assert "key-secret" not in repr(rows)  # … under a digest
     files = b"".join(path.read_bytes() for path in tmp_path.glob("store.db*"))
     assert b"key-secret" not in files
+
+
+def test_a_wait_the_store_cannot_keep_still_returns_the_answer_and_holds_the_key_here(gates):
+    class Down:
+        def closed_until(self, key: str) -> None:
+            return None
+
+        def hold(self, key: str, until: dt.datetime) -> None:
+            raise TransientError("store down", code="STORE")
+
+    gate, limited = RateGate(Clock()), Peer("429", "30")
+    with capture_logs() as logs:
+        answer = _connection(limited, gate, shared=Down()).send(CALL)
+    assert answer.meta["status"] == "429"  # the mapping still sees the refusal
+    assert gate.wait_s(_connection(Peer(), gate)._key) == 30.0
+    assert [e["event"] for e in logs] == ["a rate limit wait could not be shared"]

@@ -4,6 +4,7 @@ shares, each ``Services`` its own."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,15 @@ def test_the_runtime_opens_a_connection_with_its_shared_stores(tmp_path: Path):
     first = _services(tmp_path, "a", **hooks)
     second = _services(tmp_path, "b", **hooks)  # two in one process: each keeps its own
     try:
+        assert getattr(second.connection("sharing"), "stores", None) is second.shared
+        second.close()  # the other's closing takes nothing from the first
         link = first.connection("sharing")
         assert isinstance(link, Link)
         assert link.stores is first.shared
         assert isinstance(first.shared.tokens, SharedTokenStore)
         assert isinstance(first.shared.gates, SharedGateStore)
-        second.close()
-        other = first.connection("sharing")
-        assert isinstance(other, Link)
-        assert other.stores is first.shared  # the other's closing took nothing from it
+        assert first.shared.tokens.read("k" * 64).version == 0  # its database is open
+        first.shared.gates.hold("k" * 64, dt.datetime.now(dt.UTC))
     finally:
         first.close()
 

@@ -82,16 +82,27 @@ def test_clients_are_kept_apart_and_survive_reopening(store_url: str):
         assert SharedTokenStore(db).read(KEY).sealed == "sealed-1"
 
 
-def test_a_store_that_cannot_be_reached_is_a_transient_error(db: Database, monkeypatch):
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda db: SharedTokenStore(db).read(KEY),
+        lambda db: SharedTokenStore(db).claim(KEY, 0, AT, lease_s=30),
+        lambda db: SharedTokenStore(db).publish(KEY, "claim-1", "sealed", AT),
+        lambda db: SharedTokenStore(db).release(KEY, "claim-1"),
+        lambda db: SharedGateStore(db).closed_until(KEY),
+        lambda db: SharedGateStore(db).hold(KEY, AT),
+    ],
+    ids=["read", "claim", "publish", "release", "closed_until", "hold"],
+)
+def test_a_store_that_cannot_be_reached_is_a_transient_error(db: Database, monkeypatch, call):
     def unreachable(*_args, **_kwargs):
         raise OperationalError("SELECT", {}, Exception("connection refused"))
 
     monkeypatch.setattr(db, "read", unreachable)
+    monkeypatch.setattr(db, "write", unreachable)
     with pytest.raises(TransientError, match="store is unavailable") as caught:
-        SharedTokenStore(db).read(KEY)
+        call(db)
     assert caught.value.code == "STORE"
-    with pytest.raises(TransientError, match="store is unavailable"):
-        SharedGateStore(db).closed_until(KEY)
 
 
 # --- rate gates -------------------------------------------------------------------------------
