@@ -41,6 +41,7 @@ from bench.stats import RunResult, median_run, run_result
 from runner.bus.topology import dead_letter_queue, delivery_queue, inbound_queue
 from runner.engine.processes import Share, Supervisor
 from runner.engine.runtime import Runtime
+from runner.engine.serve import run_share
 from runner.engine.services import Services
 from runner.logs import configure_logging
 from runner.project import load_project
@@ -163,16 +164,9 @@ def _kit_child(
     ``ready[share.index]`` once its workers run."""
     configure_logging("WARNING")
     services = _kit_services(bus_url, system, sink_url, workdir)
-    runtime = Runtime(services, share=share, stop=stop)
-    try:
-        runtime.start()
-        ready[share.index].set()
-        stop.wait()
-    finally:
-        runtime.shutdown()
-        services.close()
-    if runtime.errors:
-        raise RuntimeError(f"the runtime's workers failed: {runtime.errors[:3]}")
+    errors = run_share(services, share, stop, started=ready[share.index].set)
+    if errors:
+        raise RuntimeError(f"the runtime's workers failed: {errors[:3]}")
 
 
 def _cpu_of(pids: list[int]) -> float:

@@ -32,13 +32,13 @@ from runner.sample_facts import expected_path, raw_sample, wire_samples
 from runner.stamp import new_message_id, now, stamp
 from schemas import DRAFTS, DeliveryOutcome
 
-__all__ = ["measure_pipeline"]
+__all__ = ["floor_one", "measure_pipeline", "pipeline_one", "samples", "wire_hooks"]
 
 Case = tuple[str, Any, RawMessage, Any]
 """(sample name, mapping, the raw message with its transport facts, expected items)."""
 
 
-def _samples(project: Project) -> list[Case]:
+def samples(project: Project) -> list[Case]:
     """Every inbound wire sample with a mapping and an ``.expected.json``."""
     cases = []
     for (system, message), mapping in project.inbound.items():
@@ -48,7 +48,7 @@ def _samples(project: Project) -> list[Case]:
     return cases
 
 
-def _wire_hooks(project: Project, mapping: Any, raw: RawMessage) -> Callable[[], bytes]:
+def wire_hooks(project: Project, mapping: Any, raw: RawMessage) -> Callable[[], bytes]:
     """The adapter's verify and prepare hooks on ``raw``, as the inbound worker runs them."""
     adapter = project.registry.get(mapping.system)
     if not (adapter.verify or adapter.prepare):
@@ -68,7 +68,9 @@ def _text(raw: bytes) -> str:
         return raw.decode("gb18030")
 
 
-def _floor_one(wire: str, mapping: Any, raw: bytes, expected: Any) -> None:
+def floor_one(wire: str, mapping: Any, raw: bytes, expected: Any) -> None:
+    """The floor's work on one sample: parse ``raw`` as ``wire`` says, validate and dump the
+    ``expected`` canonical items."""
     if wire == ".xml":
         root = etree.fromstring(raw, _PARSER)
         if mapping.fmt == "xml" and mapping.unwrap is not None:  # data in a string: 2nd parse
@@ -91,9 +93,10 @@ def _floor_one(wire: str, mapping: Any, raw: bytes, expected: Any) -> None:
             DRAFTS[item["schema"]].model_validate(item).model_dump_json()
 
 
-def _pipeline_one(
+def pipeline_one(
     mapping: Any, hooks: Callable[[], bytes], encoding: str | None, received: Any
 ) -> None:
+    """The bus's work on one sample: the adapter's hooks, the mapping, stamping, dump."""
     result = mapping.apply(hooks(), encoding=encoding)
     if result.outcome is not None:
         result.outcome.model_dump_json()
@@ -115,13 +118,13 @@ def measure_pipeline(seconds: float = 3.0, project: Project | None = None) -> di
     project = project or load_project()
     received = now()
     floor_cases, pipeline_cases, skipped = [], [], []
-    for name, mapping, raw, expected in _samples(project):
+    for name, mapping, raw, expected in samples(project):
         encoding = raw.meta.get("encoding")
         floor_case = (Path(name).suffix, mapping, raw.body, expected)
-        pipeline_case = (mapping, _wire_hooks(project, mapping, raw), encoding, received)
+        pipeline_case = (mapping, wire_hooks(project, mapping, raw), encoding, received)
         try:  # warm up both paths once; a sample that fails either is left out of both
-            _floor_one(*floor_case)
-            _pipeline_one(*pipeline_case)
+            floor_one(*floor_case)
+            pipeline_one(*pipeline_case)
         except Exception as exc:
             skipped.append(f"{name}: {type(exc).__name__}")
             continue
@@ -129,8 +132,8 @@ def measure_pipeline(seconds: float = 3.0, project: Project | None = None) -> di
         pipeline_cases.append(pipeline_case)
     if not floor_cases:
         raise RuntimeError(f"no inbound samples with mappings to measure (skipped: {skipped})")
-    floor = _rate(_floor_one, floor_cases, seconds)
-    pipeline = _rate(_pipeline_one, pipeline_cases, seconds)
+    floor = _rate(floor_one, floor_cases, seconds)
+    pipeline = _rate(pipeline_one, pipeline_cases, seconds)
     return {
         "samples": len(floor_cases),
         "skipped": skipped,

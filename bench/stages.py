@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.pipeline import _floor_one, _pipeline_one, _samples, _wire_hooks
+from bench.pipeline import floor_one, pipeline_one, samples, wire_hooks
 from runner.mapping.documents import parse_document, parse_xml
 from runner.project import Project, load_project
 from runner.stamp import new_message_id, now, stamp
@@ -74,8 +74,8 @@ def measure_stages(seconds: float = 1.0, project: Project | None = None) -> dict
     project = project or load_project()
     received = now()
     cases = []
-    for name, mapping, raw, expected in _samples(project):
-        hooks = _wire_hooks(project, mapping, raw)
+    for name, mapping, raw, expected in samples(project):
+        hooks = wire_hooks(project, mapping, raw)
         encoding = raw.meta.get("encoding")
         body = hooks()
         result = mapping.apply(body, encoding=encoding)
@@ -89,7 +89,7 @@ def measure_stages(seconds: float = 1.0, project: Project | None = None) -> dict
         return run
 
     floor_parse = each(
-        lambda n, m, raw, e, h, enc, b, res: _floor_one(Path(n).suffix, m, raw.body, [])
+        lambda n, m, raw, e, h, enc, b, res: floor_one(Path(n).suffix, m, raw.body, [])
     )
     stages = {
         "floor_parse": floor_parse,
@@ -101,9 +101,7 @@ def measure_stages(seconds: float = 1.0, project: Project | None = None) -> dict
         ),
         "envelope": each(lambda n, m, r, e, h, enc, b, result: _envelope(result, received)),
         "pipeline": each(
-            lambda n, mapping, r, e, hooks, enc, b, res: _pipeline_one(
-                mapping, hooks, enc, received
-            )
+            lambda n, mapping, r, e, hooks, enc, b, res: pipeline_one(mapping, hooks, enc, received)
         ),
     }
     us = {name: round(_per_pass_us(fn, seconds), 1) for name, fn in stages.items()}

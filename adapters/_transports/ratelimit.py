@@ -36,10 +36,18 @@ import threading
 import time
 from collections.abc import Callable
 
-from runner.adapter_api import Connection, GateStore, Outgoing, RawMessage, TransientError
+from runner.adapter_api import (
+    AdapterConfig,
+    Connection,
+    GateStore,
+    Outgoing,
+    RawMessage,
+    SharedStores,
+    TransientError,
+)
 from runner.logs import get_logger
 
-__all__ = ["GATE", "GatedConnection", "RateGate", "retry_after_s"]
+__all__ = ["GATE", "GatedConnection", "RateGate", "retry_after_s", "sharing_waits"]
 
 
 def retry_after_s(header: str | None, *, default: int, maximum: int) -> int:
@@ -141,3 +149,16 @@ class GatedConnection:
     def close(self) -> None:
         """Close the transport."""
         self._transport.close()
+
+
+def sharing_waits(
+    open_transport: Callable[..., GatedConnection],
+) -> Callable[[AdapterConfig, SharedStores], GatedConnection]:
+    """The ``AdapterSpec.connect_shared`` of an adapter whose ``open_transport(config, *,
+    shared=...)`` builds a ``GatedConnection``: the waits it learns hold the key back in every
+    bus process (``stores.gates``)."""
+
+    def connect_shared(config: AdapterConfig, stores: SharedStores) -> GatedConnection:
+        return open_transport(config, shared=stores.gates)
+
+    return connect_shared

@@ -30,10 +30,11 @@ Example (routes)::
 
 from __future__ import annotations
 
+from adapters._transports.ratelimit import sharing_waits
 from adapters.health.config import TEST_API_KEY, HealthConfig
 from adapters.health.poll import poll
 from adapters.health.transforms import TRANSFORMS
-from adapters.health.transport import open_shared_transport, open_transport
+from adapters.health.transport import open_transport
 from adapters.health.wire import prepare
 from runner.adapter_api import AdapterSpec, MessageType
 
@@ -72,5 +73,5 @@ SPEC = AdapterSpec(
     transforms=TRANSFORMS,
     poll=poll,
     connect=open_transport,
-    connect_shared=open_shared_transport,
+    connect_shared=sharing_waits(open_transport),
 )

@@ -9,7 +9,7 @@ connection therefore
   (``adapters._transports.pacing``: 10 % margin, shared by every connection with the key);
 - after a 429, sends nothing with that key for ``Retry-After`` seconds: ``send`` raises
   ``TransientError`` with the remaining wait as ``retry_after`` instead of calling — in every
-  bus process when the runtime opened it (``open_shared_transport``: the shared gate store).
+  bus process when the runtime opened it (``SPEC.connect_shared``: the shared gate store).
 
 Mutual TLS (README §2): with ``client_cert``, ``client_key`` and ``ca_file`` set, the client
 presents the certificate, trusts only the pinned ``FJWJW Root CA G2`` and speaks TLS 1.2 or
@@ -27,12 +27,11 @@ from adapters._transports.http import HttpTransport
 from adapters._transports.pacing import paced
 from adapters._transports.ratelimit import GATE, GatedConnection, RateGate
 from adapters.health.config import HealthConfig, as_config
-from runner.adapter_api import AdapterConfig, GateStore, RawMessage, SharedStores
+from runner.adapter_api import AdapterConfig, GateStore, RawMessage
 
 __all__ = [
     "DEFAULT_RETRY_AFTER_S",
     "RateGate",
-    "open_shared_transport",
     "open_transport",
     "pause_s",
     "retry_after_s",
@@ -94,9 +93,3 @@ def open_transport(
         gate=gate,
         shared=shared,
     )
-
-
-def open_shared_transport(config: AdapterConfig, stores: SharedStores) -> GatedConnection:
-    """``AdapterSpec.connect_shared``: ``open_transport`` whose 429 waits hold the key back in
-    every bus process (``stores.gates``)."""
-    return open_transport(config, shared=stores.gates)

@@ -34,9 +34,10 @@ Example (routes)::
 
 from __future__ import annotations
 
+from adapters._transports.ratelimit import sharing_waits
 from adapters.hotline_12345.config import Hotline12345Config
 from adapters.hotline_12345.poll import poll
-from adapters.hotline_12345.transport import open_shared_transport, open_transport
+from adapters.hotline_12345.transport import open_transport
 from adapters.hotline_12345.wire import frame, prepare
 from runner.adapter_api import AdapterSpec, MessageType
 
@@ -92,5 +93,5 @@ SPEC = AdapterSpec(
     frame=frame,
     poll=poll,
     connect=open_transport,
-    connect_shared=open_shared_transport,
+    connect_shared=sharing_waits(open_transport),
 )

@@ -6,7 +6,7 @@ seconds), and the bus must then send **no** request with that key — not only t
 for that long; repeated 429s lock the key for 10 minutes (HTTP 403, code ``1103``). The gate
 is shared by every connection that uses the same key in this process (the poller and the
 delivery workers of ``accept`` and ``feedback``) and, opened by the runtime
-(``open_shared_transport``), by every other bus process through the shared gate store, so that
+(``SPEC.connect_shared``), by every other bus process through the shared gate store, so that
 no process calls into a wait another one learned: while it is closed, ``send`` raises
 ``TransientError`` (code ``1429``) with the remaining wait as ``retry_after`` instead of
 calling. What is specific to 12345 is here: the bounds of ``Retry-After`` and the locked key.
@@ -23,13 +23,12 @@ from adapters._transports.pacing import paced
 from adapters._transports.ratelimit import GATE, GatedConnection, RateGate
 from adapters.hotline_12345.config import as_config
 from adapters.hotline_12345.wire import answer_json
-from runner.adapter_api import AdapterConfig, GateStore, RawMessage, SharedStores
+from runner.adapter_api import AdapterConfig, GateStore, RawMessage
 
 __all__ = [
     "DEFAULT_RETRY_AFTER_S",
     "LOCKED_KEY_WAIT_S",
     "RateGate",
-    "open_shared_transport",
     "open_transport",
     "pause_s",
     "retry_after_s",
@@ -81,9 +80,3 @@ def open_transport(
         gate=gate,
         shared=shared,
     )
-
-
-def open_shared_transport(config: AdapterConfig, stores: SharedStores) -> GatedConnection:
-    """``AdapterSpec.connect_shared``: ``open_transport`` whose 429 waits hold the key back in
-    every bus process (``stores.gates``)."""
-    return open_transport(config, shared=stores.gates)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from runner.adapter_api import share_limits_among
@@ -13,7 +14,7 @@ from runner.logs import configure_logging
 from runner.project import Project, load_project
 from runner.settings import load_settings
 
-__all__ = ["serve"]
+__all__ = ["run_share", "serve"]
 
 
 def serve(
@@ -36,11 +37,25 @@ def serve(
     settings = load_settings(config)
     if not poll:
         settings = settings.model_copy(update={"poll": False})
-    services = Services.open(project or load_project(), settings)
+    run_share(Services.open(project or load_project(), settings), share, stop)
+
+
+def run_share(
+    services: Services,
+    share: Share,
+    stop: threading.Event,
+    started: Callable[[], object] | None = None,
+) -> list[BaseException]:
+    """Run ``share`` of the work on ``services`` until ``stop`` is set (``started`` is called
+    once the workers run), then shut the runtime down and close ``services``. Returns the
+    failures of workers that stopped on their own (each logged when it happened)."""
     runtime = Runtime(services, share=share, stop=stop)
     try:
         runtime.start()
+        if started is not None:
+            started()
         stop.wait()
     finally:
         runtime.shutdown()
         services.close()
+    return list(runtime.errors)
